@@ -1,0 +1,112 @@
+// KvService: what the HTTP front end (rpc/) asks of a node. Implemented by kv::Node. Every
+// callback runs on a node thread and must be cheap and thread-safe (post the work elsewhere).
+//
+// Error meanings follow API.md: kUnavailable = nothing was applied, retry later; kTimeout = the
+// outcome is unknown (a write may or may not have been applied); kVersionMismatch = precondition
+// failed, nothing applied; kOverloaded = shed, nothing applied.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/kv.pb.h"
+
+namespace kvd::kv {
+
+enum class ErrorCode {
+  kOk,
+  kNotFound,
+  kVersionMismatch,
+  kInvalidArgument,
+  kUnavailable,  // no leader / no quorum now; nothing applied
+  kTimeout,      // outcome unknown
+  kOverloaded,   // too many requests in flight; nothing applied
+};
+
+struct WriteRequest {
+  std::string key;
+  bool is_delete = false;
+  std::string value;
+  std::optional<uint64_t> if_version;  // 0: only if absent
+  std::string client_id;               // with seq: exactly-once (Idempotency-Key)
+  uint64_t seq = 0;
+};
+
+struct WriteResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  uint64_t shard = 0;
+  uint64_t version = 0;
+  uint64_t revision = 0;
+  uint64_t current_version = 0;  // kVersionMismatch
+  bool deleted = false;          // delete: whether the key existed
+};
+
+struct ReadRequest {
+  std::string key;
+  bool stale = false;  // serve from this replica without confirming leadership
+};
+
+struct ReadResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  uint64_t shard = 0;
+  std::optional<kvpb::KeyRecord> record;  // absent: kNotFound
+  uint64_t applied_index = 0;             // of the replica that served it
+};
+
+struct ScanRequest {
+  std::string prefix;
+  std::string after;
+  size_t limit = 100;
+  bool stale = false;
+};
+
+struct ScanResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  std::vector<std::pair<std::string, kvpb::KeyRecord>> items;
+  bool more = false;
+};
+
+struct ShardStatus {
+  uint64_t id = 0;
+  std::vector<uint64_t> replicas;
+  uint64_t leader = 0;  // 0: unknown
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  std::string role;  // this replica's: leader, follower, candidate, pre-candidate
+};
+
+struct NodeInfo {
+  uint64_t id = 0;
+  std::string peer_address;
+  std::string http_address;
+  bool up = false;  // this node's view: reachable over the peer transport (itself: true)
+};
+
+struct ClusterStatus {
+  uint64_t node_id = 0;
+  std::vector<NodeInfo> nodes;
+  std::vector<ShardStatus> shards;
+  uint64_t directory_version = 0;
+};
+
+class KvService {
+ public:
+  virtual ~KvService() = default;
+  virtual void Write(WriteRequest req, std::function<void(WriteResponse)> done) = 0;
+  virtual void Read(ReadRequest req, std::function<void(ReadResponse)> done) = 0;
+  virtual void Scan(ScanRequest req, std::function<void(ScanResponse)> done) = 0;
+  virtual ClusterStatus Status() const = 0;
+  // True when this node knows a leader for every shard it hosts (/readyz).
+  virtual bool IsReady() const = 0;
+  // Prometheus text exposition of the node's metrics (/metrics).
+  virtual std::string Metrics() const = 0;
+};
+
+}  // namespace kvd::kv
