@@ -245,7 +245,27 @@ void Raft::HandleHeartbeatResponse(const raftpb::Message& m, Progress& pr) {
   pr.recent_active = true;
   pr.msg_app_flow_paused = false;
   if (pr.match < log_.LastIndex() || pr.state == ProgressState::kProbe) {
-    MaybeSendAppend(m.from(), true);
+    if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) {
+      // The window may be full of appends that were all lost; then no ack would ever free it and
+      // the follower would never hear from us again (scenario flow_control.txt). The heartbeat
+      // response proves it reachable: send one empty append at 'next', outside the window, as
+      // etcd does. An ack frees the window; a rejection makes us probe from its match.
+      uint64_t prev_term = 0;
+      if (log_.Term(pr.next - 1, &prev_term).ok()) {
+        raftpb::Message app;
+        app.set_to(m.from());
+        app.set_type(raftpb::MSG_APP);
+        app.set_index(pr.next - 1);
+        app.set_log_term(prev_term);
+        app.set_commit(log_.committed());
+        Send(std::move(app));
+      } else {
+        pr.BecomeProbe();  // 'next' was compacted meanwhile: probe, which may send a snapshot
+        MaybeSendAppend(m.from(), true);
+      }
+    } else {
+      MaybeSendAppend(m.from(), true);
+    }
   }
   const uint64_t round = ReadOnly::DecodeRoundId(m.context());
   if (round == 0) return;
