@@ -403,6 +403,7 @@ void Raft::SwitchToConfig(TrackerConfig cfg, ProgressMap prs) {
   if (state_ != StateType::kLeader || trk_.config.voters.incoming.ids.empty()) return;
   // The quorum changed: the commit index may move; new members need entries.
   if (MaybeCommit()) {
+    ReleasePendingReadIndexMessages();
     BroadcastAppend();
   } else {
     for (const auto& [id, pr] : trk_.progress) {
