@@ -53,7 +53,8 @@ class RaftLogStore {
   raft::Status Write(leveldb::WriteBatch* batch, bool sync);
 
  private:
-  explicit RaftLogStore(std::unique_ptr<leveldb::DB> db);
+  RaftLogStore(std::unique_ptr<leveldb::Env> env, std::unique_ptr<leveldb::DB> db);
+  std::unique_ptr<leveldb::Env> env_;  // the wrapper db_ writes through (db_util.h); outlives db_
   std::unique_ptr<leveldb::DB> db_;
   std::map<uint64_t, std::unique_ptr<ShardLog>> shards_;
 };
@@ -61,7 +62,10 @@ class RaftLogStore {
 // One shard's durable log: what raft::RawNode reads, plus staging of the driver's writes.
 class ShardLog final : public raft::LogReader {
  public:
-  ShardLog(leveldb::DB* db, uint64_t shard);  // loads hard state, snapshot record, index range
+  // Loads hard state, snapshot record, index range, terms and the cache tail. A database this
+  // store did not write consistently (a gap in the log, an unparsable record) or a read error is a
+  // broken invariant here: KVD_CHECK.
+  ShardLog(leveldb::DB* db, uint64_t shard);
 
   // raft::LogReader
   raft::Status InitialState(raftpb::HardState* hard_state, raftpb::ConfState* conf) const override;
@@ -80,20 +84,54 @@ class ShardLog final : public raft::LogReader {
   void StageHardState(const raftpb::HardState& hs, leveldb::WriteBatch* batch);
   // Discards entries up to and including 'index' (<= applied; the state machine must already be
   // durable at or past it) and records 'meta' (index, term, conf state) as the snapshot point.
+  // A no-op if 'index' is not past the current snapshot point. If 'index' is past LastIndex()
+  // (kvdb installed a snapshot the log has not seen), the whole log is discarded, as by
+  // StageSnapshot.
   void StageCompact(const raftpb::SnapshotMetadata& meta, leveldb::WriteBatch* batch);
+  // Applies the staged changes to the in-memory view. Call once the batch is durable.
   void Committed();
 
   uint64_t shard() const { return shard_; }
   const raftpb::HardState& hard_state() const { return hard_state_; }
   const raftpb::SnapshotMetadata& snapshot_metadata() const { return snapshot_; }
+  // Bytes (raft::EntrySize) of the tail entries held in memory; at most kMaxCacheBytes.
+  uint64_t cached_bytes() const { return cache_bytes_; }
+
+  static constexpr uint64_t kMaxCacheBytes = 1 << 20;
+  static constexpr size_t kMaxCacheEntries = 4096;
 
  private:
-  // ... implementation state: the index range, a term per retained index (cheap Term()), a
-  // bounded cache of recent entries, and the pending changes of the staged batch.
+  // The in-memory change of one Stage call; Committed() applies them in staging order.
+  struct PendingOp {
+    enum class Kind { kSnapshot, kEntries, kHardState, kCompact } kind;
+    raftpb::SnapshotMetadata meta;       // kSnapshot, kCompact
+    std::vector<raftpb::Entry> entries;  // kEntries: only those not already compacted
+    raftpb::HardState hard_state;        // kHardState
+  };
+
+  void Load();
+  void ResetTo(const raftpb::SnapshotMetadata& meta);  // empty log after 'meta'
+  void CommitEntries(const std::vector<raftpb::Entry>& entries);
+  void CommitCompact(const raftpb::SnapshotMetadata& meta);
+  void CacheAppend(const raftpb::Entry& e);  // e.index() == LastIndex() + 1 after truncation
+  uint64_t CacheFirstIndex() const { return last_index_ + 1 - cache_.size(); }
+  void DeleteEntryKeys(uint64_t lo, uint64_t hi, leveldb::WriteBatch* batch) const;  // [lo, hi]
+  void PutSnapshotRecord(const raftpb::SnapshotMetadata& meta, leveldb::WriteBatch* batch) const;
+
   leveldb::DB* db_;
   uint64_t shard_;
   raftpb::HardState hard_state_;
   raftpb::SnapshotMetadata snapshot_;
+  // Durable view: entries [first_index_, last_index_] are in the db.
+  uint64_t first_index_ = 1;
+  uint64_t last_index_ = 0;
+  std::deque<uint64_t> terms_;       // terms_[i]: term of index first_index_ - 1 + i
+  std::deque<raftpb::Entry> cache_;  // the newest entries, ending at last_index_
+  uint64_t cache_bytes_ = 0;
+  // Staged view: the index range once the pending ops are committed.
+  uint64_t staged_first_ = 1;
+  uint64_t staged_last_ = 0;
+  std::vector<PendingOp> pending_;
 };
 
 }  // namespace kvd::kv

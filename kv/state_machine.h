@@ -40,18 +40,31 @@ namespace kvd::kv {
 
 class ShardStateMachine;
 
+inline constexpr uint32_t kCommandFormat = 1;  // the only Command.format Apply accepts
+// Client sessions idle longer than this (leader time) are forgotten. It decides which retries are
+// re-applied, so every replica of a shard must use the same value (cluster-wide configuration).
+inline constexpr int64_t kDefaultSessionTtlMs = 10 * 60 * 1000;
+// Apply drops expired sessions from disk at each command entry whose index is a multiple of this
+// (a pure function of the log, so every replica keeps the same sessions). Between sweeps an
+// expired session is already treated as absent.
+inline constexpr uint64_t kSessionSweepInterval = 1024;
+
 class KvStore {
  public:
   static raft::Status Open(const std::string& path, leveldb::Env* env,
-                           std::unique_ptr<KvStore>* out);
+                           std::unique_ptr<KvStore>* out,
+                           int64_t session_ttl_ms = kDefaultSessionTtlMs);
   ~KvStore();
   ShardStateMachine* Shard(uint64_t shard);  // created on first use; owned by the store
   raft::Status Sync();                       // makes every earlier write durable
   leveldb::DB* db() { return db_.get(); }
 
  private:
-  explicit KvStore(std::unique_ptr<leveldb::DB> db);
+  KvStore(std::unique_ptr<leveldb::Env> env, std::unique_ptr<leveldb::DB> db,
+          int64_t session_ttl_ms);
+  std::unique_ptr<leveldb::Env> env_;  // the wrapper db_ writes through (db_util.h); outlives db_
   std::unique_ptr<leveldb::DB> db_;
+  const int64_t session_ttl_ms_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<ShardStateMachine>> shards_;  // GUARDED_BY(mu_)
 };
@@ -69,14 +82,21 @@ struct ScanItem {
 
 class ShardStateMachine {
  public:
+  // Loads the shard's AppliedState (a read error or an unparsable record: KVD_CHECK).
   ShardStateMachine(leveldb::DB* db, uint64_t shard, int64_t session_ttl_ms);
 
   // Applies committed entries in order (normal entries: Command; empty ones: the leader's no-op;
   // conf-change entries: 'apply_conf_change' is called and its ConfState recorded). Appends one
   // AppliedCommand per command entry to *out.
+  // Entries at or below applied().index are skipped, conf changes included: on restart the driver
+  // creates the RawNode with applied = applied().index and the membership applied().conf_state
+  // (e.g. by first compacting the raft log to applied(), after Sync()). A gap after applied()
+  // is a broken invariant (KVD_CHECK). An undecodable command or one with an unknown format is
+  // answered RESULT_INVALID. On a write error nothing is recorded, but 'apply_conf_change' may
+  // have been called: the node must stop.
   using ConfChangeFn = std::function<raftpb::ConfState(const raftpb::ConfChange&)>;
-  raft::Status Apply(const std::vector<raftpb::Entry>& entries, const ConfChangeFn& apply_conf_change,
-                     std::vector<AppliedCommand>* out);
+  raft::Status Apply(const std::vector<raftpb::Entry>& entries,
+                     const ConfChangeFn& apply_conf_change, std::vector<AppliedCommand>* out);
 
   const kvpb::AppliedState& applied() const { return applied_; }
 
@@ -90,6 +110,10 @@ class ShardStateMachine {
   raft::Status ReadSnapshot(size_t max_chunk_bytes,
                             const std::function<bool(const kvpb::SnapshotChunk&)>& sink) const;
   // Replaces the shard's whole state with the chunks (seq 0..last, in order) in one batch.
+  // The batch is synced, so the driver installs here BEFORE recording the snapshot in raftdb: a
+  // crash in between leaves kvdb ahead of the log (safe), never behind a compacted log.
+  // chunk.shard names the source and is not checked (the driver routes chunks).
+  // kInvalidArgument for a malformed chunk sequence; kSnapOutOfDate if older than applied().
   raft::Status InstallSnapshot(const std::vector<kvpb::SnapshotChunk>& chunks);
 
  private:

@@ -1,0 +1,232 @@
+// ShardStateMachine::Apply: deterministic application of committed entries. All writes of one
+// Apply call go to an overlay first (so later commands in the call see earlier ones) and then to
+// disk in ONE WriteBatch together with the new AppliedState.
+#include <leveldb/write_batch.h>
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "kv/db_util.h"
+#include "kv/keys.h"
+#include "kv/state_machine.h"
+#include "raft/check.h"
+
+namespace kvd::kv {
+namespace {
+
+// The pending writes of one Apply call over the db: reads see them first.
+class Overlay {
+ public:
+  Overlay(leveldb::DB* db, uint64_t shard) : db_(db), shard_(shard) {}
+
+  template <typename Message>
+  raft::Status Read(const std::string& key, std::optional<Message>* out) const {
+    out->reset();
+    std::string value;
+    if (auto it = writes_.find(key); it != writes_.end()) {
+      if (!it->second) return raft::Status::Ok();
+      value = *it->second;
+    } else {
+      leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
+      if (s.IsNotFound()) return raft::Status::Ok();
+      if (!s.ok()) return FromLevelDb(s, "kvdb apply read");
+    }
+    Message m;
+    KVD_CHECK_MSG(m.ParseFromString(value), "bad record in kvdb shard " << shard_);
+    *out = std::move(m);
+    return raft::Status::Ok();
+  }
+  void Put(const std::string& key, const google::protobuf::Message& m) {
+    writes_[key] = m.SerializeAsString();
+  }
+  void Delete(const std::string& key) { writes_[key] = std::nullopt; }
+
+  // The shard's sessions as they are with the pending writes, by client id.
+  raft::Status Sessions(std::map<std::string, kvpb::ClientSession>* out) const {
+    const std::string prefix = keys::SessionPrefix(shard_);
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      kvpb::ClientSession session;
+      KVD_CHECK_MSG(
+          session.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())),
+          "bad session in kvdb shard " << shard_);
+      (*out)[it->key().ToString().substr(prefix.size())] = std::move(session);
+    }
+    if (!it->status().ok()) return FromLevelDb(it->status(), "kvdb apply sessions");
+    for (auto w = writes_.lower_bound(prefix); w != writes_.end() && w->first.starts_with(prefix);
+         ++w) {
+      const std::string client = w->first.substr(prefix.size());
+      if (!w->second) {
+        out->erase(client);
+      } else {
+        KVD_CHECK((*out)[client].ParseFromString(*w->second));
+      }
+    }
+    return raft::Status::Ok();
+  }
+
+  void Flush(leveldb::WriteBatch* batch) const {
+    for (const auto& [key, value] : writes_) {
+      if (value) {
+        batch->Put(key, *value);
+      } else {
+        batch->Delete(key);
+      }
+    }
+  }
+
+ private:
+  leveldb::DB* db_;
+  uint64_t shard_;
+  std::map<std::string, std::optional<std::string>> writes_;  // db key -> value, or deleted
+};
+
+bool Expired(const kvpb::ClientSession& s, int64_t now_ms, int64_t ttl_ms) {
+  if (now_ms <= s.last_seen_ms()) return false;  // leader clocks may disagree: never negative
+  return static_cast<uint64_t>(now_ms) - static_cast<uint64_t>(s.last_seen_ms()) >
+         static_cast<uint64_t>(ttl_ms);
+}
+
+kvpb::Result Invalid(uint64_t index) {
+  kvpb::Result r;
+  r.set_code(kvpb::RESULT_INVALID);
+  r.set_revision(index);
+  return r;
+}
+
+// Put or Delete, with the if_version precondition. Nothing is written unless it holds.
+raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, Overlay* overlay,
+                       kvpb::Result* r) {
+  const bool is_put = c.op_case() == kvpb::Command::kPut;
+  if (c.format() != kCommandFormat || (!is_put && c.op_case() != kvpb::Command::kDelete)) {
+    *r = Invalid(index);
+    return raft::Status::Ok();
+  }
+  const std::string& key = is_put ? c.put().key() : c.delete_().key();
+  const bool has_if_version = is_put ? c.put().has_if_version() : c.delete_().has_if_version();
+  const uint64_t if_version = is_put ? c.put().if_version() : c.delete_().if_version();
+  if (key.empty()) {
+    *r = Invalid(index);
+    return raft::Status::Ok();
+  }
+  const std::string data_key = keys::DataKey(shard, key);
+  std::optional<kvpb::KeyRecord> current;
+  raft::Status s = overlay->Read(data_key, &current);
+  if (!s.ok()) return s;
+  const uint64_t current_version = current ? current->version() : 0;
+  r->Clear();
+  r->set_revision(index);
+  if (has_if_version && if_version != current_version) {
+    r->set_code(kvpb::RESULT_VERSION_MISMATCH);
+    r->set_version(current_version);
+    r->set_current_version(current_version);
+    return raft::Status::Ok();
+  }
+  r->set_code(kvpb::RESULT_OK);
+  if (is_put) {
+    kvpb::KeyRecord record;
+    record.set_value(c.put().value());
+    record.set_version(current_version + 1);
+    record.set_revision(index);
+    overlay->Put(data_key, record);
+    r->set_version(record.version());
+  } else {
+    r->set_deleted(current.has_value());
+    if (current) overlay->Delete(data_key);
+  }
+  return raft::Status::Ok();
+}
+
+raft::Status SweepSessions(int64_t now_ms, int64_t ttl_ms, uint64_t shard, Overlay* overlay) {
+  std::map<std::string, kvpb::ClientSession> sessions;
+  raft::Status s = overlay->Sessions(&sessions);
+  if (!s.ok()) return s;
+  for (const auto& [client, session] : sessions) {
+    if (Expired(session, now_ms, ttl_ms)) overlay->Delete(keys::SessionKey(shard, client));
+  }
+  return raft::Status::Ok();
+}
+
+// A command with its exactly-once bookkeeping.
+raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t ttl_ms,
+                          Overlay* overlay, kvpb::Result* r) {
+  const int64_t now = c.leader_time_ms();
+  if (index % kSessionSweepInterval == 0) {
+    raft::Status s = SweepSessions(now, ttl_ms, shard, overlay);
+    if (!s.ok()) return s;
+  }
+  if (c.client_id().empty()) return ExecuteOp(c, index, shard, overlay, r);
+  if (c.seq() == 0) {
+    *r = Invalid(index);
+    return raft::Status::Ok();
+  }
+  const std::string session_key = keys::SessionKey(shard, c.client_id());
+  std::optional<kvpb::ClientSession> session;
+  raft::Status s = overlay->Read(session_key, &session);
+  if (!s.ok()) return s;
+  if (session && Expired(*session, now, ttl_ms)) session.reset();
+  if (session && c.seq() < session->seq()) {  // the client has moved on; not ours to answer
+    *r = Invalid(index);
+    return raft::Status::Ok();
+  }
+  const int64_t last_seen = session ? std::max(session->last_seen_ms(), now) : now;
+  if (session && c.seq() == session->seq()) {  // a retry: the first outcome, not applied again
+    *r = session->result();
+  } else {
+    s = ExecuteOp(c, index, shard, overlay, r);
+    if (!s.ok()) return s;
+    session.emplace();
+    session->set_seq(c.seq());
+    *session->mutable_result() = *r;
+  }
+  session->set_last_seen_ms(last_seen);
+  overlay->Put(session_key, *session);
+  return raft::Status::Ok();
+}
+
+}  // namespace
+
+raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
+                                      const ConfChangeFn& apply_conf_change,
+                                      std::vector<AppliedCommand>* out) {
+  Overlay overlay(db_, shard_);
+  kvpb::AppliedState applied = applied_;
+  std::vector<AppliedCommand> results;
+  for (const raftpb::Entry& e : entries) {
+    if (e.index() <= applied.index()) continue;  // already applied (and durable with its data)
+    KVD_CHECK_MSG(e.index() == applied.index() + 1, "shard " << shard_ << ": applying entry "
+                                                             << e.index() << " after "
+                                                             << applied.index());
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+      raftpb::ConfChange cc;
+      KVD_CHECK_MSG(cc.ParseFromString(e.data()), "bad conf change at " << e.index());
+      KVD_CHECK_MSG(apply_conf_change, "conf change at " << e.index() << " without a handler");
+      *applied.mutable_conf_state() = apply_conf_change(cc);
+    } else if (!e.data().empty()) {
+      AppliedCommand ac;
+      ac.index = e.index();
+      if (!DecodeCommand(e.data(), &ac.command)) {
+        ac.result = Invalid(e.index());
+      } else {
+        raft::Status s =
+            ApplyCommand(ac.command, e.index(), shard_, session_ttl_ms_, &overlay, &ac.result);
+        if (!s.ok()) return s;
+      }
+      results.push_back(std::move(ac));
+    }
+    applied.set_index(e.index());
+    applied.set_term(e.term());
+  }
+  if (applied.index() == applied_.index()) return raft::Status::Ok();
+  leveldb::WriteBatch batch;
+  overlay.Flush(&batch);
+  batch.Put(keys::AppliedKey(shard_), applied.SerializeAsString());
+  raft::Status s = FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "kvdb apply");
+  if (!s.ok()) return s;
+  applied_ = std::move(applied);
+  for (AppliedCommand& ac : results) out->push_back(std::move(ac));
+  return raft::Status::Ok();
+}
+
+}  // namespace kvd::kv
