@@ -1,0 +1,153 @@
+// Private to kv/node*.cc: the state behind kv::Node. Everything below "driver-owned" is touched
+// only by the driver thread; the rest is guarded as annotated.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <set>
+#include <variant>
+
+#include "kv/node.h"
+#include "kv/raft_log_store.h"
+#include "kv/state_machine.h"
+#include "raft/raw_node.h"
+
+namespace kvd::kv {
+
+struct PendingWrite {
+  uint64_t shard = 0;
+  std::function<void(WriteResponse)> done;
+  int64_t deadline_ms = 0;
+  uint64_t index = 0;  // log slot, once seen in a Ready (0: not yet known)
+};
+
+struct PendingRead {
+  uint64_t shard = 0;
+  bool is_scan = false;
+  ReadRequest get;
+  ScanRequest scan;
+  std::function<void(ReadResponse)> get_done;
+  std::function<void(ScanResponse)> scan_done;
+  int64_t deadline_ms = 0;
+  bool has_index = false;  // leadership confirmed; serve once applied reaches read_index
+  uint64_t read_index = 0;
+};
+
+struct WriteInput {
+  WriteRequest req;
+  std::function<void(WriteResponse)> done;
+};
+struct ReadInput {
+  PendingRead read;
+};
+using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput>;
+
+struct Replica {
+  uint64_t shard = 0;
+  std::unique_ptr<raft::RawNode> raw;
+  ShardLog* log = nullptr;          // owned by the RaftLogStore
+  ShardStateMachine* sm = nullptr;  // owned by the KvStore
+  raft::SoftState soft;
+  uint64_t last_compacted = 0;
+  std::map<uint64_t, uint64_t> slot_to_request;  // log index -> pending write's request id
+  // Snapshot streaming.
+  std::vector<kvpb::SnapshotChunk> staged;  // chunks received for an incoming snapshot
+  bool staged_complete = false;
+  size_t staged_bytes = 0;
+  std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
+  std::atomic<uint64_t> applied_index{0};           // mirror for other threads
+};
+
+struct Counters {
+  std::atomic<uint64_t> rounds{0}, fsyncs{0}, fsync_micros{0}, persisted_entries{0};
+  std::atomic<uint64_t> proposals{0}, writes_ok{0}, writes_failed{0}, writes_unknown{0};
+  std::atomic<uint64_t> reads_linearizable{0}, reads_stale{0}, reads_failed{0};
+  std::atomic<uint64_t> applied_entries{0}, messages_sent{0}, frames_dropped{0};
+  std::atomic<uint64_t> snapshots_sent{0}, snapshots_installed{0}, compactions{0};
+  std::atomic<uint64_t> leader_changes{0}, overloaded{0};
+};
+
+struct Node::Impl {
+  NodeConfig cfg;
+  std::unique_ptr<RaftLogStore> raftdb;
+  std::unique_ptr<KvStore> kvdb;
+  std::map<uint64_t, std::unique_ptr<Replica>> replicas;
+  std::atomic<Transport*> transport{nullptr};
+  std::thread driver;
+  Counters counters;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Input> inbox;  // GUARDED_BY(mu), bounded by cfg.max_inbox
+  bool stopping = false;     // GUARDED_BY(mu)
+  bool started = false;      // GUARDED_BY(mu)
+
+  std::atomic<uint64_t> next_request_id{1};
+
+  mutable std::mutex status_mu;
+  ClusterStatus status_cache;  // GUARDED_BY(status_mu)
+  bool ready_cache = false;    // GUARDED_BY(status_mu)
+
+  // ---- driver-owned ----
+  std::map<uint64_t, PendingWrite> writes;  // by request id
+  std::map<uint64_t, PendingRead> reads;    // by request id (the ReadIndex context)
+  uint64_t ticks = 0;
+  struct Deferred {  // transport feedback, reported after Advance
+    uint64_t shard, node;
+    bool snapshot, failed;
+  };
+  std::vector<Deferred> deferred;
+
+  // node_driver.cc
+  void Run();
+  void HandleInput(Input& in);
+  void HandleBatch(kvpb::PeerBatch& batch);
+  void HandleWrite(WriteInput& in);
+  void HandleRead(ReadInput& in);
+  void Tick();
+  bool ProcessReadies();
+  void ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries);
+  void ServeReads(Replica& r);
+  void ServeRead(Replica& r, PendingRead& read);
+  void ExpireRequests();
+  void MaybeCompact(Replica& r);
+  void FailAll();
+  void RefreshStatus();
+  int64_t NowMs() const;
+
+  // node_snapshot.cc
+  void SendSnapshot(Replica& r, raftpb::Message m);
+  void StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk);
+  bool SnapshotReady(const Replica& r, const raftpb::Message& m) const;
+  void InstallStagedSnapshot(Replica& r, const raftpb::Snapshot& snapshot);
+  void RetryStuckSnapshots(Replica& r);
+
+  // node_metrics.cc
+  std::string MetricsText() const;
+};
+
+inline WriteResponse WriteError(ErrorCode code, std::string message, uint64_t shard = 0) {
+  WriteResponse r;
+  r.code = code;
+  r.message = std::move(message);
+  r.shard = shard;
+  return r;
+}
+inline ReadResponse ReadError(ErrorCode code, std::string message, uint64_t shard = 0) {
+  ReadResponse r;
+  r.code = code;
+  r.message = std::move(message);
+  r.shard = shard;
+  return r;
+}
+inline ScanResponse ScanError(ErrorCode code, std::string message) {
+  ScanResponse r;
+  r.code = code;
+  r.message = std::move(message);
+  return r;
+}
+
+std::string RequestContext(uint64_t request_id);
+uint64_t RequestIdFromContext(const std::string& ctx);  // 0 if malformed
+
+}  // namespace kvd::kv

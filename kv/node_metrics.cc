@@ -1,0 +1,65 @@
+// Prometheus text exposition of a node's counters and per-shard Raft state.
+#include <sstream>
+
+#include "kv/node_impl.h"
+
+namespace kvd::kv {
+
+std::string Node::Impl::MetricsText() const {
+  std::ostringstream out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+        << name << " " << v << "\n";
+  };
+  const Counters& c = counters;
+  counter("kvd_driver_rounds_total", "Driver rounds that processed at least one Ready.", c.rounds);
+  counter("kvd_fsyncs_total", "Synced raft log writes (one per round, all shards).", c.fsyncs);
+  out << "# HELP kvd_fsync_seconds_total Time spent in synced raft log writes.\n"
+      << "# TYPE kvd_fsync_seconds_total counter\n"
+      << "kvd_fsync_seconds_total " << static_cast<double>(c.fsync_micros) / 1e6 << "\n";
+  counter("kvd_persisted_entries_total", "Log entries persisted.", c.persisted_entries);
+  counter("kvd_proposals_total", "Writes proposed to Raft.", c.proposals);
+  counter("kvd_writes_ok_total", "Writes applied and acknowledged.", c.writes_ok);
+  counter("kvd_writes_failed_total", "Writes certainly not applied (or precondition failed).",
+          c.writes_failed);
+  counter("kvd_writes_unknown_total", "Writes answered with an unknown outcome.", c.writes_unknown);
+  counter("kvd_reads_linearizable_total", "Linearizable reads started.", c.reads_linearizable);
+  counter("kvd_reads_stale_total", "Stale reads served.", c.reads_stale);
+  counter("kvd_reads_failed_total", "Reads that failed (no leader, timeout).", c.reads_failed);
+  counter("kvd_applied_entries_total", "Entries applied to the state machine.", c.applied_entries);
+  counter("kvd_raft_messages_sent_total", "Raft messages handed to the transport.",
+          c.messages_sent);
+  counter("kvd_peer_frames_dropped_total", "Peer frames dropped (queue full, peer down).",
+          c.frames_dropped);
+  counter("kvd_snapshots_sent_total", "Snapshots streamed to followers.", c.snapshots_sent);
+  counter("kvd_snapshots_installed_total", "Snapshots installed from a leader.",
+          c.snapshots_installed);
+  counter("kvd_log_compactions_total", "Raft log compactions.", c.compactions);
+  counter("kvd_leader_changes_total", "Leader changes observed, all shards.", c.leader_changes);
+  counter("kvd_overloaded_total", "Requests shed with 429.", c.overloaded);
+  ClusterStatus st;
+  {
+    std::lock_guard<std::mutex> lock(status_mu);
+    st = status_cache;
+  }
+  out << "# HELP kvd_shard_term Current Raft term.\n# TYPE kvd_shard_term gauge\n";
+  for (const auto& s : st.shards)
+    out << "kvd_shard_term{shard=\"" << s.id << "\"} " << s.term << "\n";
+  out << "# HELP kvd_shard_is_leader Whether this node leads the shard.\n"
+      << "# TYPE kvd_shard_is_leader gauge\n";
+  for (const auto& s : st.shards) {
+    out << "kvd_shard_is_leader{shard=\"" << s.id << "\"} " << (s.leader == cfg.node_id ? 1 : 0)
+        << "\n";
+  }
+  out << "# HELP kvd_shard_commit_index Raft commit index.\n# TYPE kvd_shard_commit_index gauge\n";
+  for (const auto& s : st.shards) {
+    out << "kvd_shard_commit_index{shard=\"" << s.id << "\"} " << s.commit_index << "\n";
+  }
+  out << "# HELP kvd_shard_applied_index Applied index.\n# TYPE kvd_shard_applied_index gauge\n";
+  for (const auto& s : st.shards) {
+    out << "kvd_shard_applied_index{shard=\"" << s.id << "\"} " << s.applied_index << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace kvd::kv
