@@ -1,0 +1,207 @@
+#include "rpc/client_json.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <initializer_list>
+
+namespace kvd::rpc {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<uint64_t> AsU64(const json::value& v) {
+  if (v.is_uint64()) return v.get_uint64();
+  if (v.is_int64() && v.get_int64() >= 0) return static_cast<uint64_t>(v.get_int64());
+  if (v.is_double() && v.get_double() >= 0) return static_cast<uint64_t>(v.get_double());
+  if (v.is_string()) {
+    const json::string& s = v.get_string();
+    uint64_t out = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return std::nullopt;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!s.empty()) return out;
+  }
+  return std::nullopt;
+}
+
+// The first of `names` present in `o`, or nullptr.
+const json::value* Field(const json::object& o, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names) {
+    if (const json::value* v = o.if_contains(name)) return v;
+  }
+  return nullptr;
+}
+
+std::optional<uint64_t> U64(const json::object& o, std::initializer_list<std::string_view> names) {
+  const json::value* v = Field(o, names);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_object()) return U64(v->get_object(), {"id"});  // {"leader": {"id": 2, ...}}
+  return AsU64(*v);
+}
+
+std::string Str(const json::object& o, std::initializer_list<std::string_view> names) {
+  const json::value* v = Field(o, names);
+  if (v == nullptr || !v->is_string()) return {};
+  return std::string(v->get_string());
+}
+
+std::optional<json::value> Parse(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+// "value" as text, or "value_base64" decoded.
+bool Bytes(const json::object& o, std::string_view name, std::string& out, bool* was_base64) {
+  if (const json::value* v = o.if_contains(name); v != nullptr && v->is_string()) {
+    out = std::string(v->get_string());
+    return true;
+  }
+  std::string b64 = std::string(name) + "_base64";
+  if (const json::value* v = o.if_contains(b64); v != nullptr && v->is_string()) {
+    if (was_base64 != nullptr) *was_base64 = true;
+    return Base64Decode(std::string_view(v->get_string()), out);
+  }
+  return false;
+}
+
+NodeStatus ParseNode(const json::object& o) {
+  NodeStatus n;
+  n.id = U64(o, {"id", "node_id"}).value_or(0);
+  n.http_address = Str(o, {"http_address", "http_addr", "http"});
+  n.peer_address = Str(o, {"peer_address", "peer_addr", "peer", "address"});
+  if (const json::value* a = o.if_contains("addresses"); a != nullptr && a->is_object()) {
+    if (n.http_address.empty()) n.http_address = Str(a->get_object(), {"http"});
+    if (n.peer_address.empty()) n.peer_address = Str(a->get_object(), {"peer", "raft"});
+  }
+  if (const json::value* up = o.if_contains("up"); up != nullptr && up->is_bool()) {
+    n.up = up->get_bool();
+  } else {
+    n.up = Str(o, {"status", "state"}) == "up";
+  }
+  return n;
+}
+
+ShardStatus ParseShard(const json::object& o) {
+  ShardStatus s;
+  s.id = U64(o, {"id", "shard_id", "shard"}).value_or(0);
+  s.leader = U64(o, {"leader", "leader_id"}).value_or(0);
+  s.term = U64(o, {"term"}).value_or(0);
+  s.commit_index = U64(o, {"commit_index", "commit", "committed"}).value_or(0);
+  s.applied_index = U64(o, {"applied_index", "applied"}).value_or(0);
+  s.role = Str(o, {"role"});
+  if (const json::value* r = o.if_contains("replicas"); r != nullptr && r->is_array()) {
+    for (const json::value& replica : r->get_array()) {
+      std::optional<uint64_t> id =
+          replica.is_object() ? U64(replica.get_object(), {"id", "node_id"}) : AsU64(replica);
+      if (id) s.replicas.push_back(*id);
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+void ApplyJsonBody(std::string_view body, Result& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return;
+  const json::object& o = v->get_object();
+  const json::value* ind = o.if_contains("indeterminate");
+  if (const json::value* e = o.if_contains("error"); e != nullptr && e->is_object()) {
+    const json::object& error = e->get_object();
+    r.error_code = Str(error, {"code"});
+    r.error_message = Str(error, {"message"});
+    if (!r.current_version) r.current_version = U64(error, {"current_version"});
+    if (ind == nullptr) ind = error.if_contains("indeterminate");
+  } else if (e != nullptr && e->is_string()) {
+    r.error_message = std::string(e->get_string());
+  }
+  if (!r.current_version) r.current_version = U64(o, {"current_version"});
+  // A 504 body may say a read was not "indeterminate"; without a body a 504 stays unknown.
+  if (ind != nullptr && ind->is_bool() && r.status == 504) r.indeterminate = ind->get_bool();
+  if (!r.version) r.version = U64(o, {"version"});
+  if (!r.revision) r.revision = U64(o, {"revision"});
+  if (const json::value* d = o.if_contains("deleted"); d != nullptr && d->is_bool()) {
+    r.deleted = d->get_bool();
+  }
+}
+
+bool ParseScanBody(std::string_view body, ScanResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return false;
+  const json::object& o = v->get_object();
+  const json::value* items = o.if_contains("items");
+  if (items == nullptr || !items->is_array()) return false;
+  for (const json::value& item : items->get_array()) {
+    if (!item.is_object()) return false;
+    const json::object& io = item.get_object();
+    ScanItem s;
+    if (!Bytes(io, "key", s.key, nullptr)) return false;
+    if (!Bytes(io, "value", s.value, &s.value_was_base64)) return false;
+    s.version = U64(io, {"version"}).value_or(0);
+    s.revision = U64(io, {"revision"}).value_or(0);
+    r.items.push_back(std::move(s));
+  }
+  if (const json::value* more = o.if_contains("more"); more != nullptr && more->is_bool()) {
+    r.more = more->get_bool();
+  }
+  return true;
+}
+
+bool ParseClusterBody(std::string_view body, ClusterStatusResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return false;
+  const json::object& o = v->get_object();
+  r.node_id = U64(o, {"node_id", "node", "self"}).value_or(0);
+  r.directory_version = U64(o, {"directory_version", "directory"}).value_or(0);
+  if (const json::value* dir = o.if_contains("directory"); dir != nullptr && dir->is_object()) {
+    r.directory_version = U64(dir->get_object(), {"version"}).value_or(r.directory_version);
+  }
+  if (const json::value* nodes = o.if_contains("nodes"); nodes != nullptr && nodes->is_array()) {
+    for (const json::value& n : nodes->get_array()) {
+      if (n.is_object()) r.nodes.push_back(ParseNode(n.get_object()));
+    }
+  }
+  if (const json::value* shards = o.if_contains("shards");
+      shards != nullptr && shards->is_array()) {
+    for (const json::value& s : shards->get_array()) {
+      if (s.is_object()) r.shards.push_back(ParseShard(s.get_object()));
+    }
+  }
+  return true;
+}
+
+bool Base64Decode(std::string_view in, std::string& out) {
+  out.clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int d;
+    if (c >= 'A' && c <= 'Z') {
+      d = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      d = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      d = c - '0' + 52;
+    } else if (c == '+' || c == '-') {
+      d = 62;
+    } else if (c == '/' || c == '_') {
+      d = 63;
+    } else if (c == '=' || c == '\n' || c == '\r') {
+      continue;
+    } else {
+      return false;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
+
+}  // namespace kvd::rpc

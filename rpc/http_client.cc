@@ -1,0 +1,224 @@
+// HttpClient: the kvd API over ClientTransport. Builds targets, picks the retry class of each call
+// and turns raw responses into Result values (headers, JSON bodies, API errors).
+#include "rpc/http_client.h"
+
+#include <strings.h>
+
+#include <charconv>
+
+#include "rpc/client_json.h"
+#include "rpc/client_transport.h"
+
+namespace kvd::rpc {
+namespace {
+
+std::optional<uint64_t> ParseU64(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool IsJsonResponse(const RawResponse& raw) {
+  const std::string* type = raw.FindHeader("Content-Type");
+  if (type != nullptr && type->find("json") != std::string::npos) return true;
+  return !raw.body.empty() && raw.body.front() == '{';
+}
+
+// json_success: parse a 2xx body as a JSON object (writes); a GET's 2xx body is the value.
+template <typename R>
+R Interpret(RawResponse raw, bool json_success) {
+  R r;
+  r.transport = raw.transport;
+  r.transport_error = std::move(raw.transport_error);
+  r.endpoint = std::move(raw.endpoint);
+  r.attempts = raw.attempts;
+  r.status = raw.status;
+  r.indeterminate = raw.maybe_applied || (raw.transport == Transport::kOk && raw.status == 504);
+  if (raw.transport != Transport::kOk) return r;
+  if (const std::string* h = raw.FindHeader("X-Kv-Version")) r.version = ParseU64(*h);
+  if (const std::string* h = raw.FindHeader("X-Kv-Revision")) r.revision = ParseU64(*h);
+  if (const std::string* h = raw.FindHeader("X-Kv-Shard")) r.shard = ParseU64(*h);
+  if (const std::string* h = raw.FindHeader("X-Kv-Applied-Index")) r.applied_index = ParseU64(*h);
+  if (const std::string* h = raw.FindHeader("Retry-After")) {
+    if (auto seconds = ParseU64(*h)) r.retry_after_ms = *seconds * 1000;
+  }
+  r.body = std::move(raw.body);
+  const bool is_error = r.status >= 300;
+  if ((is_error || json_success) && IsJsonResponse(raw)) {
+    ApplyJsonBody(r.body, r);
+  }
+  if (is_error && r.error_code.empty() && r.error_message.empty()) {
+    // Not our JSON (a proxy, a crash page): keep a bounded first line for humans.
+    r.error_message = r.body.substr(0, std::min<size_t>(r.body.find('\n'), 200));
+  }
+  return r;
+}
+
+bool IsUnreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+// A key the server would reject anyway; answered locally as the server would (400 bad_key) so no
+// request is sent to a path that means something else ("/v1/kv/" is not a key).
+template <typename R>
+std::optional<R> CheckKey(std::string_view key) {
+  if (!key.empty()) return std::nullopt;
+  R r;
+  r.transport = Transport::kOk;
+  r.status = 400;
+  r.error_code = "bad_key";
+  r.error_message = "key must not be empty (checked by the client)";
+  return r;
+}
+
+}  // namespace
+
+const char* TransportName(Transport t) {
+  switch (t) {
+    case Transport::kOk:
+      return "ok";
+    case Transport::kConnectFailed:
+      return "connect_failed";
+    case Transport::kTimeout:
+      return "timeout";
+    case Transport::kProtocolError:
+      return "protocol_error";
+  }
+  return "unknown";
+}
+
+std::optional<IdempotencyKey> IdempotencyKey::Parse(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  for (char c : text.substr(0, colon)) {
+    if (c < 0x21 || c > 0x7E) return std::nullopt;  // printable ASCII, as the server requires
+  }
+  std::optional<uint64_t> seq = ParseU64(text.substr(colon + 1));
+  if (!seq || *seq == 0) return std::nullopt;
+  return IdempotencyKey{std::string(text.substr(0, colon)), *seq};
+}
+
+const std::string* FindHeader(const std::vector<Header>& headers, std::string_view name) {
+  for (const Header& h : headers) {
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
+      return &h.value;
+    }
+  }
+  return nullptr;
+}
+
+const std::string* RawResponse::FindHeader(std::string_view name) const {
+  return rpc::FindHeader(headers, name);
+}
+
+std::string PercentEncode(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(raw.size() * 3);
+  for (char ch : raw) {
+    auto c = static_cast<unsigned char>(ch);
+    if (IsUnreserved(c)) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string KeyPath(std::string_view key) { return "/v1/kv/" + PercentEncode(key); }
+
+HttpClient::HttpClient(ClientOptions options)
+    : options_(std::move(options)),
+      next_seq_(options_.first_seq),
+      transport_(std::make_unique<ClientTransport>(options_)) {}
+
+HttpClient::~HttpClient() = default;
+
+Result HttpClient::Put(std::string_view key, std::string_view value,
+                       std::optional<uint64_t> if_version,
+                       std::optional<IdempotencyKey> idempotency) {
+  if (auto bad = CheckKey<Result>(key)) return *bad;
+  std::string target = KeyPath(key);
+  if (if_version) target += "?if_version=" + std::to_string(*if_version);
+  return Write("PUT", std::move(target), value, std::move(idempotency));
+}
+
+Result HttpClient::Cas(std::string_view key, uint64_t expected_version, std::string_view value,
+                       std::optional<IdempotencyKey> idempotency) {
+  return Put(key, value, expected_version, std::move(idempotency));
+}
+
+Result HttpClient::Delete(std::string_view key, std::optional<uint64_t> if_version,
+                          std::optional<IdempotencyKey> idempotency) {
+  if (auto bad = CheckKey<Result>(key)) return *bad;
+  std::string target = KeyPath(key);
+  if (if_version) target += "?if_version=" + std::to_string(*if_version);
+  return Write("DELETE", std::move(target), {}, std::move(idempotency));
+}
+
+Result HttpClient::Write(std::string_view method, std::string target, std::string_view body,
+                         std::optional<IdempotencyKey> idempotency) {
+  if (!idempotency && !options_.client_id.empty()) {
+    idempotency = IdempotencyKey{options_.client_id, next_seq_++};
+  }
+  RawRequest req{std::string(method), std::move(target), std::string(body), {}, false};
+  if (idempotency) {
+    req.headers.push_back({"Idempotency-Key", idempotency->ToString()});
+    req.safe_to_repeat = true;
+  }
+  return Interpret<Result>(transport_->Send(req), /*json_success=*/true);
+}
+
+Result HttpClient::Get(std::string_view key, bool stale) {
+  if (auto bad = CheckKey<Result>(key)) return *bad;
+  std::string target = KeyPath(key);
+  if (stale) target += "?consistency=stale";
+  return Interpret<Result>(transport_->Send({"GET", std::move(target), {}, {}, true}), false);
+}
+
+ScanResult HttpClient::Scan(std::string_view prefix, std::string_view after, size_t limit,
+                            bool stale) {
+  std::string target = "/v1/kv?prefix=" + PercentEncode(prefix);
+  if (!after.empty()) target += "&after=" + PercentEncode(after);
+  if (limit > 0) target += "&limit=" + std::to_string(limit);
+  if (stale) target += "&consistency=stale";
+  ScanResult r = Interpret<ScanResult>(transport_->Send({"GET", target, {}, {}, true}), false);
+  if (r.ok() && !ParseScanBody(r.body, r)) {
+    r.transport = Transport::kProtocolError;
+    r.transport_error = r.endpoint + ": malformed scan response";
+  }
+  return r;
+}
+
+ClusterStatusResult HttpClient::ClusterStatus() {
+  auto r =
+      Interpret<ClusterStatusResult>(transport_->Send({"GET", "/v1/cluster", {}, {}, true}), false);
+  if (r.ok() && !ParseClusterBody(r.body, r)) {
+    r.transport = Transport::kProtocolError;
+    r.transport_error = r.endpoint + ": malformed cluster status";
+  }
+  return r;
+}
+
+Result HttpClient::Health() {
+  return Interpret<Result>(transport_->Send({"GET", "/healthz", {}, {}, true}), false);
+}
+
+Result HttpClient::Ready() {
+  return Interpret<Result>(transport_->Send({"GET", "/readyz", {}, {}, true}), false);
+}
+
+Result HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
+                           const std::vector<Header>& headers) {
+  RawRequest req{std::string(method), std::string(target), std::string(body), headers, false};
+  req.safe_to_repeat = req.method == "GET" || req.method == "HEAD" ||
+                       FindHeader(headers, "Idempotency-Key") != nullptr;
+  return Interpret<Result>(transport_->Send(req), false);
+}
+
+}  // namespace kvd::rpc

@@ -1,0 +1,190 @@
+// HttpClient: a synchronous client for the kvd HTTP API v1 (shared/API.md), used by kvctl, the
+// Jepsen harness and the benchmarks.
+//
+// Threading: thread-compatible. One HttpClient per thread; calls on one instance must not overlap.
+// Every call blocks until it has an answer, gives up (timeouts below) or exhausts its attempts.
+// Errors: no exception escapes a call; every outcome is a value in the returned result.
+//
+// Connections: one keep-alive HTTP/1.1 connection per endpoint, reused across calls, reopened when
+// the server closed it. The client sticks to the endpoint that answered last.
+//
+// Retry and failover policy (what is safe to repeat, and what is never repeated):
+//  - Connection refused, connect timeout, name resolution failure, or a failure while *writing* the
+//    request (the server cannot have a complete request, so nothing was applied): the same attempt
+//    moves on to the next endpoint. When no endpoint accepts, the result is kConnectFailed.
+//  - 503 (`unavailable`, `no_leader`) and 429 (`overloaded`): nothing was applied, so any request
+//    is retried, on the next endpoint, after a backoff (doubling from retry_backoff, at least the
+//    server's Retry-After, at most max_backoff), up to max_attempts attempts in total
+//    (retry_unavailable = false disables this).
+//  - No complete response (request timeout, connection lost after the request was sent, malformed
+//    response) or a 504: the outcome is unknown and the result is `indeterminate`. Such a request
+//    is retried ONLY if repeating it is safe: a GET/HEAD, or a write carrying an Idempotency-Key
+//    (the server returns the first outcome for a repeated key, so retrying with the SAME key is
+//    exactly-once). A write without a key is never retried after it may have reached a server.
+//  - Everything else (2xx, 4xx other than 429, 5xx other than 503/504) is returned as is.
+// Worst-case latency of one call is therefore about
+// max_attempts * (connect_timeout * endpoints + request_timeout + max_backoff).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kvd::rpc {
+
+class ClientTransport;
+
+struct ClientOptions {
+  std::vector<std::string> endpoints;  // "host:port"; tried in order, sticky to the last success
+  std::chrono::milliseconds connect_timeout{1000};  // resolve + TCP connect, per endpoint
+  std::chrono::milliseconds request_timeout{5000};  // write request + read response, per attempt
+  int max_attempts = 3;                             // attempts per call (>= 1), see policy above
+  bool retry_unavailable = true;                    // retry 503/429 (nothing applied)
+  std::chrono::milliseconds retry_backoff{50};      // first backoff; doubles per retry
+  std::chrono::milliseconds max_backoff{1000};      // cap on any backoff, including Retry-After
+  size_t max_response_bytes = 64 << 20;             // larger responses are kProtocolError
+  // When non-empty, Put/Delete without an explicit key get `client_id:seq` with seq = first_seq,
+  // first_seq + 1, ... The server remembers results per client id, so the id must be unique to
+  // this client instance (include a random part), or first_seq must exceed any seq used before.
+  std::string client_id;
+  uint64_t first_seq = 1;
+};
+
+enum class Transport {
+  kOk,             // a complete HTTP response arrived (any status)
+  kConnectFailed,  // no endpoint accepted a connection; the request was not sent anywhere
+  kTimeout,        // sent, but no complete response in time (or the connection dropped): unknown
+  kProtocolError,  // malformed or oversized response, or a client-side failure
+};
+const char* TransportName(Transport t);
+
+struct IdempotencyKey {
+  std::string client_id;
+  uint64_t seq = 0;  // positive, increasing per client id
+  std::string ToString() const { return client_id + ":" + std::to_string(seq); }
+  // Parses "id:seq" (id printable ASCII without spaces, seq a positive integer); nullopt if not.
+  static std::optional<IdempotencyKey> Parse(std::string_view text);
+};
+
+// Outcome of one call. ok() means a 2xx answer.
+struct Result {
+  Transport transport = Transport::kProtocolError;
+  std::string transport_error;  // for humans, e.g. "127.0.0.1:8080: connection refused"
+  int status = 0;               // HTTP status; 0 when transport != kOk
+  std::string error_code;       // API error code from the JSON error body ("not_found", ...)
+  std::string error_message;    // API error message
+  // The outcome is unknown: a write may or may not have been applied. Set when the request may have
+  // reached a server without a complete answer, and on 504 unless its body says otherwise.
+  bool indeterminate = false;
+  std::optional<uint64_t> version;          // X-Kv-Version or body "version"
+  std::optional<uint64_t> revision;         // X-Kv-Revision or body "revision"
+  std::optional<uint64_t> shard;            // X-Kv-Shard
+  std::optional<uint64_t> applied_index;    // X-Kv-Applied-Index (reads: of the serving replica)
+  std::optional<uint64_t> current_version;  // 412 version_mismatch body
+  std::optional<bool> deleted;              // DELETE: whether the key existed
+  std::optional<uint64_t> retry_after_ms;   // Retry-After
+  std::string body;                         // raw response body; for Get: the value bytes
+  std::string endpoint;                     // the endpoint that gave this answer (empty if none)
+  int attempts = 0;                         // attempts made (retries + 1)
+
+  bool ok() const { return transport == Transport::kOk && status >= 200 && status < 300; }
+  bool not_found() const { return transport == Transport::kOk && status == 404; }
+};
+
+struct ScanItem {
+  std::string key;
+  std::string value;  // decoded bytes (also when the server sent value_base64)
+  bool value_was_base64 = false;
+  uint64_t version = 0;
+  uint64_t revision = 0;
+};
+
+struct ScanResult : Result {
+  std::vector<ScanItem> items;
+  bool more = false;  // more keys match after items.back().key
+};
+
+struct NodeStatus {
+  uint64_t id = 0;
+  std::string http_address;
+  std::string peer_address;
+  bool up = false;
+};
+
+struct ShardStatus {
+  uint64_t id = 0;
+  std::vector<uint64_t> replicas;
+  uint64_t leader = 0;  // 0: unknown
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  std::string role;  // the answering node's role in this shard ("leader", "follower", ...)
+};
+
+struct ClusterStatusResult : Result {
+  // Parsed essentials of GET /v1/cluster (the raw JSON is in `body`); missing fields stay 0/empty.
+  uint64_t node_id = 0;  // the node that answered
+  uint64_t directory_version = 0;
+  std::vector<NodeStatus> nodes;
+  std::vector<ShardStatus> shards;
+};
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(ClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // PUT /v1/kv/{key}. if_version: 0 = only if absent, N = only if the current version is N.
+  Result Put(std::string_view key, std::string_view value,
+             std::optional<uint64_t> if_version = std::nullopt,
+             std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // Compare-and-set: Put with if_version = expected_version.
+  Result Cas(std::string_view key, uint64_t expected_version, std::string_view value,
+             std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // GET /v1/kv/{key}; stale = serve from any replica (may lag). Value bytes in `body`.
+  Result Get(std::string_view key, bool stale = false);
+  // DELETE /v1/kv/{key}; `deleted` says whether the key existed.
+  Result Delete(std::string_view key, std::optional<uint64_t> if_version = std::nullopt,
+                std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // GET /v1/kv?prefix=&after=&limit= : keys > after with the prefix, in key order. limit 0 = the
+  // server's default page size. Follow `more` with after = items.back().key.
+  ScanResult Scan(std::string_view prefix, std::string_view after = {}, size_t limit = 0,
+                  bool stale = false);
+  ClusterStatusResult ClusterStatus();
+  Result Health();  // GET /healthz
+  Result Ready();   // GET /readyz
+  // Any request. `target` is the path and query, already encoded. Retry policy as above: safe to
+  // repeat after an unknown outcome iff method is GET/HEAD or an Idempotency-Key header is given.
+  Result Request(std::string_view method, std::string_view target, std::string_view body = {},
+                 const std::vector<Header>& headers = {});
+
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  Result Write(std::string_view method, std::string target, std::string_view body,
+               std::optional<IdempotencyKey> idempotency);
+
+  ClientOptions options_;
+  uint64_t next_seq_;
+  std::unique_ptr<ClientTransport> transport_;
+};
+
+// Percent-encodes every byte except the unreserved characters A-Z a-z 0-9 - . _ ~ (so '/' and
+// spaces are encoded too). Used for keys in paths and for query values.
+std::string PercentEncode(std::string_view raw);
+// Path of a key: "/v1/kv/" + PercentEncode(key).
+std::string KeyPath(std::string_view key);
+
+}  // namespace kvd::rpc
