@@ -1,0 +1,173 @@
+#include "rpc/http_json.h"
+
+#include <boost/json.hpp>
+
+namespace kvd::rpc {
+namespace json = boost::json;
+namespace {
+
+constexpr size_t kMaxMessageBytes = 1024;
+
+bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+// The length of the valid UTF-8 sequence starting at s[i], or 0 if there is none.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = at(i);
+  size_t left = s.size() - i;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && IsContinuation(at(i + 1)) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || !IsContinuation(at(i + 1)) || !IsContinuation(at(i + 2))) return 0;
+    if (c == 0xE0 && at(i + 1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && at(i + 1) > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || !IsContinuation(at(i + 1)) || !IsContinuation(at(i + 2)) ||
+        !IsContinuation(at(i + 3))) {
+      return 0;
+    }
+    if (c == 0xF0 && at(i + 1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && at(i + 1) > 0x8F) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+std::string SanitizeMessage(std::string_view s) {
+  s = s.substr(0, kMaxMessageBytes);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out.push_back('?');
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+void PutBytes(json::object& obj, std::string_view name, std::string_view bytes) {
+  if (IsValidUtf8(bytes)) {
+    obj[name] = json::string_view(bytes.data(), bytes.size());
+  } else {
+    obj[std::string(name) + "_base64"] = Base64Encode(bytes);
+  }
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string Base64Encode(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(in[k])); };
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  size_t rest = in.size() - i;
+  if (rest > 0) {
+    uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out.push_back(kAlphabet[(v >> 18) & 63]);
+    out.push_back(kAlphabet[(v >> 12) & 63]);
+    out.push_back(rest == 2 ? kAlphabet[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::string ErrorJson(std::string_view code, std::string_view message,
+                      const ErrorDetails& details) {
+  json::object error;
+  error["code"] = json::string_view(code.data(), code.size());
+  error["message"] = SanitizeMessage(message);
+  json::object body;
+  auto add = [&](std::string_view name, json::value v) {
+    error[name] = v;
+    body[name] = std::move(v);
+  };
+  if (details.current_version) add("current_version", *details.current_version);
+  if (details.indeterminate) add("indeterminate", *details.indeterminate);
+  body["error"] = std::move(error);
+  return json::serialize(body);
+}
+
+std::string PutResultJson(uint64_t version, uint64_t revision) {
+  return json::serialize(json::object{{"version", version}, {"revision", revision}});
+}
+
+std::string DeleteResultJson(bool deleted, uint64_t revision) {
+  return json::serialize(json::object{{"deleted", deleted}, {"revision", revision}});
+}
+
+std::string StatusJson(std::string_view status) {
+  return json::serialize(json::object{{"status", json::string_view(status.data(), status.size())}});
+}
+
+std::string ScanJson(const kv::ScanResponse& scan, size_t max_items, size_t max_bytes) {
+  json::array items;
+  size_t bytes = 0;
+  bool cut = false;
+  for (const auto& [key, record] : scan.items) {
+    if (items.size() >= max_items || (!items.empty() && bytes >= max_bytes)) {
+      cut = true;
+      break;
+    }
+    json::object item;
+    PutBytes(item, "key", key);
+    PutBytes(item, "value", record.value());
+    item["version"] = record.version();
+    item["revision"] = record.revision();
+    items.push_back(std::move(item));
+    bytes += key.size() + record.value().size();
+  }
+  json::object body;
+  body["items"] = std::move(items);
+  body["more"] = scan.more || cut;
+  return json::serialize(body);
+}
+
+std::string ClusterJson(const kv::ClusterStatus& status) {
+  json::array nodes;
+  for (const auto& n : status.nodes) {
+    nodes.push_back(json::object{{"id", n.id},
+                                 {"peer_address", SanitizeMessage(n.peer_address)},
+                                 {"http_address", SanitizeMessage(n.http_address)},
+                                 {"up", n.up}});
+  }
+  json::array shards;
+  for (const auto& s : status.shards) {
+    json::array replicas;
+    for (uint64_t r : s.replicas) replicas.push_back(r);
+    shards.push_back(json::object{{"id", s.id},
+                                  {"replicas", std::move(replicas)},
+                                  {"leader", s.leader},
+                                  {"term", s.term},
+                                  {"commit_index", s.commit_index},
+                                  {"applied_index", s.applied_index},
+                                  {"role", SanitizeMessage(s.role)}});
+  }
+  return json::serialize(json::object{{"node_id", status.node_id},
+                                      {"directory_version", status.directory_version},
+                                      {"nodes", std::move(nodes)},
+                                      {"shards", std::move(shards)}});
+}
+
+}  // namespace kvd::rpc

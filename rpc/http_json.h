@@ -1,0 +1,46 @@
+// JSON bodies of the HTTP API (API.md), built with Boost.JSON behind plain-string functions so
+// that only http_json.cc compiles Boost.JSON.
+//
+// Strings in JSON must be UTF-8. Keys and values are arbitrary bytes, so a scan item carries
+// "key"/"value" when the bytes are valid UTF-8 and "key_base64"/"value_base64" (RFC 4648 base64,
+// with padding) otherwise. Error messages are sanitised (invalid bytes become '?').
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kv/service.h"
+
+namespace kvd::rpc {
+
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view s);
+std::string Base64Encode(std::string_view in);
+
+// Extra fields of an error body. Each set field appears both inside "error" and at the top level,
+// so that clients reading either body.current_version or body.error.current_version find it.
+struct ErrorDetails {
+  std::optional<uint64_t> current_version;  // 412 version_mismatch
+  std::optional<bool> indeterminate;        // 504 timeout: whether a write may have been applied
+};
+
+// {"error": {"code": code, "message": message, ...details}, ...details}
+std::string ErrorJson(std::string_view code, std::string_view message, const ErrorDetails& details);
+
+std::string PutResultJson(uint64_t version, uint64_t revision);  // {"version", "revision"}
+std::string DeleteResultJson(bool deleted, uint64_t revision);   // {"deleted", "revision"}
+std::string StatusJson(std::string_view status);                 // {"status": status}
+
+// {"items": [{"key"|"key_base64", "value"|"value_base64", "version", "revision"}], "more"}.
+// Takes at most max_items items; stops early once the keys and values taken reach max_bytes
+// (always taking at least one). "more" is true if the service said so or items were left out.
+std::string ScanJson(const kv::ScanResponse& scan, size_t max_items, size_t max_bytes);
+
+// {"node_id", "directory_version", "nodes": [{"id", "peer_address", "http_address", "up"}],
+//  "shards": [{"id", "replicas", "leader", "term", "commit_index", "applied_index", "role"}]}
+std::string ClusterJson(const kv::ClusterStatus& status);
+
+}  // namespace kvd::rpc

@@ -1,0 +1,239 @@
+#include "rpc/http_router.h"
+
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "rpc/http_url.h"
+
+namespace kvd::rpc {
+namespace {
+
+constexpr std::string_view kKvPrefix = "/v1/kv/";
+constexpr size_t kMaxClientIdBytes = 256;
+constexpr size_t kDefaultScanLimit = 100;
+
+void RespondNow(const Responder& respond, HttpReply reply) {
+  respond([reply = std::move(reply)] { return reply; });
+}
+
+HttpReply BadRequest(std::string_view message) {
+  return ErrorReply(400, "invalid_argument", message);
+}
+
+void AddKeyHeaders(HttpReply& reply, uint64_t version, uint64_t revision, uint64_t shard) {
+  reply.headers.emplace_back("X-Kv-Version", std::to_string(version));
+  reply.headers.emplace_back("X-Kv-Revision", std::to_string(revision));
+  reply.headers.emplace_back("X-Kv-Shard", std::to_string(shard));
+}
+
+HttpReply WriteReply(const kv::WriteResponse& r, bool is_delete) {
+  if (r.code != kv::ErrorCode::kOk) {
+    return ServiceErrorReply(r.code, r.message, /*is_write=*/true, r.current_version);
+  }
+  HttpReply reply = JsonReply(200, is_delete ? DeleteResultJson(r.deleted, r.revision)
+                                             : PutResultJson(r.version, r.revision));
+  AddKeyHeaders(reply, r.version, r.revision, r.shard);
+  return reply;
+}
+
+HttpReply ReadReply(kv::ReadResponse& r) {
+  if (r.code != kv::ErrorCode::kOk) return ServiceErrorReply(r.code, r.message, false, 0);
+  if (!r.record) return ErrorReply(404, "not_found", "key not found");
+  HttpReply reply;
+  reply.content_type = "application/octet-stream";
+  AddKeyHeaders(reply, r.record->version(), r.record->revision(), r.shard);
+  reply.headers.emplace_back("X-Kv-Applied-Index", std::to_string(r.applied_index));
+  reply.body = std::move(*r.record->mutable_value());
+  return reply;
+}
+
+// ?consistency=: false (linearizable, the default) or true (stale); nullopt if malformed.
+std::optional<bool> ParseStale(const Query& query) {
+  const std::string* c = query.Find("consistency");
+  if (c == nullptr || *c == "linearizable") return false;
+  if (*c == "stale") return true;
+  return std::nullopt;
+}
+
+// "<client-id>:<seq>" -> client id, seq; false if malformed.
+bool ParseIdempotencyKey(std::string_view v, std::string* client_id, uint64_t* seq) {
+  size_t colon = v.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > kMaxClientIdBytes) return false;
+  for (char c : v.substr(0, colon)) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  auto n = ParseUint64(v.substr(colon + 1));
+  if (!n || *n == 0) return false;
+  *client_id = std::string(v.substr(0, colon));
+  *seq = *n;
+  return true;
+}
+
+}  // namespace
+
+HttpRouter::HttpRouter(kv::KvService& service, const HttpOptions& options,
+                       const HttpMetrics& metrics)
+    : service_(service), options_(options), metrics_(metrics) {}
+
+HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
+  auto [path, query] = SplitTarget(req.target);
+  const bool get = req.method == "GET";
+  auto only_get = [&](HttpRoute route, auto&& make) {
+    if (!get) {
+      RespondNow(respond, MethodNotAllowedReply(req.method, "GET"));
+      return HttpRoute::kOther;
+    }
+    if (!query.empty()) {
+      RespondNow(respond, BadRequest("this route takes no query parameters"));
+      return route;
+    }
+    RespondNow(respond, make());
+    return route;
+  };
+
+  if (path.starts_with(kKvPrefix)) {
+    return HandleKey(req, path.substr(kKvPrefix.size()), query, respond);
+  }
+  if (path == "/v1/kv") {
+    if (!get) {
+      RespondNow(respond, MethodNotAllowedReply(req.method, "GET"));
+      return HttpRoute::kOther;
+    }
+    return HandleScan(query, respond);
+  }
+  if (path == "/healthz") {
+    return only_get(HttpRoute::kHealthz, [] { return JsonReply(200, StatusJson("ok")); });
+  }
+  if (path == "/readyz") {
+    return only_get(HttpRoute::kReadyz, [&] {
+      if (service_.IsReady()) return JsonReply(200, StatusJson("ready"));
+      return ErrorReply(503, "unavailable", "no leader known for some shard of this node");
+    });
+  }
+  if (path == "/v1/cluster") {
+    return only_get(HttpRoute::kCluster,
+                    [&] { return JsonReply(200, ClusterJson(service_.Status())); });
+  }
+  if (path == "/metrics") {
+    return only_get(HttpRoute::kMetrics, [&] {
+      HttpReply reply = JsonReply(200, service_.Metrics());
+      if (!reply.body.empty() && reply.body.back() != '\n') reply.body.push_back('\n');
+      reply.body += metrics_.Render();
+      reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      return reply;
+    });
+  }
+  RespondNow(respond, ErrorReply(404, "not_found", "no such route"));
+  return HttpRoute::kOther;
+}
+
+HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
+                                std::string_view query_string, const Responder& respond) {
+  HttpRoute route;
+  if (req.method == "GET") {
+    route = HttpRoute::kKvGet;
+  } else if (req.method == "PUT") {
+    route = HttpRoute::kKvPut;
+  } else if (req.method == "DELETE") {
+    route = HttpRoute::kKvDelete;
+  } else {
+    RespondNow(respond, MethodNotAllowedReply(req.method, "GET, PUT, DELETE"));
+    return HttpRoute::kOther;
+  }
+  auto fail = [&](HttpReply reply) {
+    RespondNow(respond, std::move(reply));
+    return route;
+  };
+
+  std::optional<std::string> key = PercentDecode(encoded_key, /*plus_is_space=*/false);
+  if (!key) return fail(ErrorReply(400, "bad_key", "invalid percent-encoding in the key"));
+  if (key->empty()) return fail(ErrorReply(400, "bad_key", "empty key"));
+  if (key->size() > options_.max_key_bytes) {
+    return fail(ErrorReply(413, "too_large",
+                           "key longer than " + std::to_string(options_.max_key_bytes) + " bytes"));
+  }
+  std::string error;
+  std::optional<Query> query = Query::Parse(query_string, &error);
+  if (!query) return fail(BadRequest(error));
+
+  if (route == HttpRoute::kKvGet) {
+    if (const std::string* unknown = query->FirstUnknown({"consistency"})) {
+      return fail(BadRequest("unknown query parameter: " + unknown->substr(0, 64)));
+    }
+    std::optional<bool> stale = ParseStale(*query);
+    if (!stale) return fail(BadRequest("consistency must be stale or linearizable"));
+    service_.Read({.key = std::move(*key), .stale = *stale}, [respond](kv::ReadResponse r) {
+      respond([r = std::move(r)]() mutable { return ReadReply(r); });
+    });
+    return route;
+  }
+
+  kv::WriteRequest write;
+  write.key = std::move(*key);
+  write.is_delete = route == HttpRoute::kKvDelete;
+  if (const std::string* unknown = query->FirstUnknown({"if_version"})) {
+    return fail(BadRequest("unknown query parameter: " + unknown->substr(0, 64)));
+  }
+  if (const std::string* v = query->Find("if_version")) {
+    write.if_version = ParseUint64(*v);
+    if (!write.if_version) return fail(BadRequest("if_version must be a non-negative integer"));
+  }
+  if (req.idempotency_keys.size() > 1) return fail(BadRequest("more than one Idempotency-Key"));
+  if (req.idempotency_keys.size() == 1 &&
+      !ParseIdempotencyKey(req.idempotency_keys[0], &write.client_id, &write.seq)) {
+    return fail(BadRequest("Idempotency-Key must be <client-id>:<seq> with seq >= 1"));
+  }
+  if (req.has_fence) return fail(BadRequest("X-Fence is not supported by this server yet"));
+  if (!write.is_delete) write.value = std::move(req.body);
+
+  const bool is_delete = write.is_delete;
+  service_.Write(std::move(write), [respond, is_delete](kv::WriteResponse r) {
+    respond([r = std::move(r), is_delete] { return WriteReply(r, is_delete); });
+  });
+  return route;
+}
+
+HttpRoute HttpRouter::HandleScan(std::string_view query_string, const Responder& respond) {
+  auto fail = [&](std::string_view message) {
+    RespondNow(respond, BadRequest(message));
+    return HttpRoute::kKvScan;
+  };
+  std::string error;
+  std::optional<Query> query = Query::Parse(query_string, &error);
+  if (!query) return fail(error);
+  if (const std::string* unknown =
+          query->FirstUnknown({"prefix", "after", "limit", "consistency"})) {
+    return fail("unknown query parameter: " + unknown->substr(0, 64));
+  }
+  kv::ScanRequest scan;
+  scan.limit = kDefaultScanLimit;
+  if (const std::string* p = query->Find("prefix")) scan.prefix = *p;
+  if (const std::string* a = query->Find("after")) scan.after = *a;
+  if (scan.prefix.size() > options_.max_key_bytes || scan.after.size() > options_.max_key_bytes) {
+    return fail("prefix and after are keys: at most " + std::to_string(options_.max_key_bytes) +
+                " bytes");
+  }
+  if (const std::string* l = query->Find("limit")) {
+    std::optional<uint64_t> limit = ParseUint64(*l);
+    if (!limit || *limit == 0 || *limit > options_.max_scan_limit) {
+      return fail("limit must be an integer from 1 to " + std::to_string(options_.max_scan_limit));
+    }
+    scan.limit = static_cast<size_t>(*limit);
+  }
+  std::optional<bool> stale = ParseStale(*query);
+  if (!stale) return fail("consistency must be stale or linearizable");
+  scan.stale = *stale;
+
+  const size_t max_items = scan.limit;
+  const size_t max_bytes = options_.max_scan_response_bytes;
+  service_.Scan(std::move(scan), [respond, max_items, max_bytes](kv::ScanResponse r) {
+    respond([r = std::move(r), max_items, max_bytes] {
+      if (r.code != kv::ErrorCode::kOk) return ServiceErrorReply(r.code, r.message, false, 0);
+      return JsonReply(200, ScanJson(r, max_items, max_bytes));
+    });
+  });
+  return HttpRoute::kKvScan;
+}
+
+}  // namespace kvd::rpc

@@ -1,0 +1,321 @@
+// The HTTP API of API.md end to end over a real socket, against an in-memory service: every
+// route, every error status, key decoding and query validation.
+#include "rpc/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "rpc/http_test_util.h"
+
+namespace kvd::rpc {
+namespace {
+
+using testing::FakeKvService;
+using testing::JsonAt;
+using testing::TestConnection;
+using testing::TestResponse;
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpOptions options;
+    options.io_threads = 2;
+    server_ = std::make_unique<HttpServer>(service_, options);
+    std::string error;
+    ASSERT_TRUE(server_->Start(&error)) << error;
+    ASSERT_NE(server_->port(), 0);
+    conn_ = std::make_unique<TestConnection>(server_->port());
+  }
+
+  TestResponse Call(const std::string& method, const std::string& target,
+                    const std::string& body = "",
+                    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    return conn_->Request(method, target, body, headers);
+  }
+
+  // Asserts an API.md error: status, JSON {"error": {"code", "message"}}.
+  static void ExpectError(const TestResponse& r, int status, const std::string& code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/json");
+    EXPECT_EQ(JsonAt(r.body, "/error/code"), code) << r.body;
+    EXPECT_NE(JsonAt(r.body, "/error/message"), "<missing>") << r.body;
+  }
+
+  FakeKvService service_;  // outlives the server
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<TestConnection> conn_;
+};
+
+TEST_F(HttpApiTest, PutGetDeleteRoundTrip) {
+  TestResponse put = Call("PUT", "/v1/kv/greeting", "hello");
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(JsonAt(put.body, "/version"), "1");
+  EXPECT_EQ(JsonAt(put.body, "/revision"), "1");
+  EXPECT_EQ(put.Header("x-kv-version"), "1");
+  EXPECT_EQ(put.Header("x-kv-revision"), "1");
+  EXPECT_EQ(put.Header("x-kv-shard"), "1");
+  EXPECT_EQ(service_.last_write().value, "hello");
+
+  TestResponse get = Call("GET", "/v1/kv/greeting");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, "hello");
+  EXPECT_EQ(get.Header("content-type"), "application/octet-stream");
+  EXPECT_EQ(get.Header("x-kv-version"), "1");
+  EXPECT_EQ(get.Header("x-kv-revision"), "1");
+  EXPECT_EQ(get.Header("x-kv-shard"), "1");
+  EXPECT_FALSE(service_.last_read().stale);
+
+  EXPECT_EQ(JsonAt(Call("PUT", "/v1/kv/greeting", "again").body, "/version"), "2");
+
+  TestResponse del = Call("DELETE", "/v1/kv/greeting");
+  ASSERT_EQ(del.status, 200);
+  EXPECT_EQ(JsonAt(del.body, "/deleted"), "true");
+  EXPECT_EQ(JsonAt(del.body, "/revision"), "3");
+  EXPECT_EQ(JsonAt(Call("DELETE", "/v1/kv/greeting").body, "/deleted"), "false");
+  ExpectError(Call("GET", "/v1/kv/greeting"), 404, "not_found");
+}
+
+TEST_F(HttpApiTest, BinaryValuesAndEmptyValuesRoundTrip) {
+  std::string value("\0\x01\xff binary", 10);
+  ASSERT_EQ(Call("PUT", "/v1/kv/bin", value).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/kv/bin").body, value);
+  ASSERT_EQ(Call("PUT", "/v1/kv/empty", "").status, 200);
+  TestResponse get = Call("GET", "/v1/kv/empty");
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, "");
+}
+
+TEST_F(HttpApiTest, StaleReadsAreAskedForExplicitly) {
+  service_.Seed("k", "v");
+  EXPECT_EQ(Call("GET", "/v1/kv/k?consistency=stale").status, 200);
+  EXPECT_TRUE(service_.last_read().stale);
+  EXPECT_EQ(Call("GET", "/v1/kv/k?consistency=linearizable").status, 200);
+  EXPECT_FALSE(service_.last_read().stale);
+}
+
+TEST_F(HttpApiTest, IfVersionIsACompareAndSet) {
+  ASSERT_EQ(Call("PUT", "/v1/kv/k?if_version=0", "a").status, 200);  // only if absent
+  EXPECT_EQ(*service_.last_write().if_version, 0u);
+  TestResponse again = Call("PUT", "/v1/kv/k?if_version=0", "b");
+  ExpectError(again, 412, "version_mismatch");
+  EXPECT_EQ(JsonAt(again.body, "/current_version"), "1");
+  EXPECT_EQ(JsonAt(again.body, "/error/current_version"), "1");
+  ExpectError(Call("DELETE", "/v1/kv/k?if_version=5"), 412, "version_mismatch");
+  EXPECT_EQ(Call("DELETE", "/v1/kv/k?if_version=1").status, 200);
+}
+
+TEST_F(HttpApiTest, IdempotencyKeyBecomesClientIdAndSeq) {
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "v", {{"Idempotency-Key", "client-7:42"}}).status, 200);
+  EXPECT_EQ(service_.last_write().client_id, "client-7");
+  EXPECT_EQ(service_.last_write().seq, 42u);
+  ASSERT_EQ(Call("DELETE", "/v1/kv/k", "", {{"Idempotency-Key", "a:b:3"}}).status, 200);
+  EXPECT_EQ(service_.last_write().client_id, "a:b");  // split at the last ':'
+  EXPECT_EQ(service_.last_write().seq, 3u);
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "v").status, 200);
+  EXPECT_EQ(service_.last_write().client_id, "");
+}
+
+TEST_F(HttpApiTest, MalformedIdempotencyKeyIs400) {
+  for (const char* bad : {"client", "client:", ":5", "client:0", "client:abc", "client:-1",
+                          "client:99999999999999999999", "client:1.5", "cli ent:1"}) {
+    ExpectError(Call("PUT", "/v1/kv/k", "v", {{"Idempotency-Key", bad}}), 400, "invalid_argument");
+  }
+  ExpectError(
+      Call("PUT", "/v1/kv/k", "v", {{"Idempotency-Key", "c:1"}, {"Idempotency-Key", "c:2"}}), 400,
+      "invalid_argument");
+}
+
+TEST_F(HttpApiTest, FencedWritesAreRefusedNotIgnored) {
+  ExpectError(Call("PUT", "/v1/kv/k", "v", {{"X-Fence", "lock:7"}}), 400, "invalid_argument");
+  ExpectError(Call("GET", "/v1/kv/k"), 404, "not_found");  // nothing was written
+}
+
+TEST_F(HttpApiTest, KeysArePercentDecoded) {
+  ASSERT_EQ(Call("PUT", "/v1/kv/a%2Fb", "1").status, 200);
+  EXPECT_EQ(service_.last_write().key, "a/b");
+  EXPECT_EQ(Call("GET", "/v1/kv/a/b").body, "1");  // a raw '/' is part of the key too
+  ASSERT_EQ(Call("PUT", "/v1/kv/%E2%82%AC%20x+y%00", "2").status, 200);
+  EXPECT_EQ(service_.last_write().key, std::string("\xe2\x82\xac x+y\0", 8));
+  ASSERT_EQ(Call("PUT", "/v1/kv/%ff", "3").status, 200);
+  EXPECT_EQ(service_.last_write().key, "\xff");
+}
+
+TEST_F(HttpApiTest, BadKeysAreRejected) {
+  ExpectError(Call("PUT", "/v1/kv/", "v"), 400, "bad_key");
+  ExpectError(Call("GET", "/v1/kv/"), 400, "bad_key");
+  ExpectError(Call("PUT", "/v1/kv/a%zz", "v"), 400, "bad_key");
+  ExpectError(Call("GET", "/v1/kv/a%4"), 400, "bad_key");
+  ExpectError(Call("DELETE", "/v1/kv/%"), 400, "bad_key");
+  // API.md: "413 too_large: key or value over the limit".
+  ExpectError(Call("PUT", "/v1/kv/" + std::string(4097, 'k'), "v"), 413, "too_large");
+  ExpectError(Call("GET", "/v1/kv/" + std::string(4097, 'k')), 413, "too_large");
+  EXPECT_EQ(Call("PUT", "/v1/kv/" + std::string(4096, 'k'), "v").status, 200);
+  // The limit applies after decoding: 4096 escaped bytes are 12288 characters on the wire.
+  std::string escaped;
+  for (int i = 0; i < 4096; ++i) escaped += "%41";
+  EXPECT_EQ(Call("PUT", "/v1/kv/" + escaped, "v").status, 200);
+  EXPECT_EQ(service_.last_write().key, std::string(4096, 'A'));
+}
+
+TEST_F(HttpApiTest, MalformedQueriesAre400) {
+  service_.Seed("k", "v");
+  for (const char* target :
+       {"/v1/kv/k?if_version=abc", "/v1/kv/k?if_version=-1",
+        "/v1/kv/k?if_version=", "/v1/kv/k?if_verison=1", "/v1/kv/k?if_version=1&if_version=2",
+        "/v1/kv/k?if_version", "/v1/kv/k?if_version=%zz"}) {
+    ExpectError(Call("PUT", target, "v"), 400, "invalid_argument");
+    ExpectError(Call("DELETE", target), 400, "invalid_argument");
+  }
+  for (const char* target :
+       {"/v1/kv/k?consistency=bogus", "/v1/kv/k?if_version=1", "/v1/kv/k?stale"}) {
+    ExpectError(Call("GET", target), 400, "invalid_argument");
+  }
+  for (const char* target :
+       {"/v1/kv?limit=-1", "/v1/kv?limit=0", "/v1/kv?limit=abc", "/v1/kv?limit=1001",
+        "/v1/kv?consistency=bogus", "/v1/kv?sort=asc", "/v1/kv?prefix=%zz"}) {
+    ExpectError(Call("GET", target), 400, "invalid_argument");
+  }
+  ExpectError(Call("GET", "/healthz?verbose=1"), 400, "invalid_argument");
+  EXPECT_EQ(Call("GET", "/v1/kv/k").body, "v");  // still served on the same connection
+}
+
+TEST_F(HttpApiTest, ScanPagesByPrefixLimitAndAfter) {
+  for (const char* k : {"a", "p/1", "p/2", "p/3", "q"}) service_.Seed(k, std::string("v-") + k);
+  TestResponse page = Call("GET", "/v1/kv?prefix=p%2F&limit=2");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.Header("content-type"), "application/json");
+  EXPECT_EQ(JsonAt(page.body, "/items/0/key"), "p/1");
+  EXPECT_EQ(JsonAt(page.body, "/items/0/value"), "v-p/1");
+  EXPECT_EQ(JsonAt(page.body, "/items/0/version"), "1");
+  EXPECT_EQ(JsonAt(page.body, "/items/0/revision"), "2");
+  EXPECT_EQ(JsonAt(page.body, "/items/1/key"), "p/2");
+  EXPECT_EQ(JsonAt(page.body, "/items/2"), "<missing>");
+  EXPECT_EQ(JsonAt(page.body, "/more"), "true");
+  EXPECT_EQ(service_.last_scan().limit, 2u);
+
+  TestResponse rest = Call("GET", "/v1/kv?prefix=p/&limit=2&after=p%2F2&consistency=stale");
+  EXPECT_EQ(JsonAt(rest.body, "/items/0/key"), "p/3");
+  EXPECT_EQ(JsonAt(rest.body, "/items/1"), "<missing>");
+  EXPECT_EQ(JsonAt(rest.body, "/more"), "false");
+  EXPECT_EQ(service_.last_scan().after, "p/2");
+  EXPECT_TRUE(service_.last_scan().stale);
+
+  TestResponse all = Call("GET", "/v1/kv");
+  EXPECT_EQ(JsonAt(all.body, "/items/4/key"), "q");
+  EXPECT_EQ(service_.last_scan().limit, 100u);  // the default
+  EXPECT_FALSE(service_.last_scan().stale);
+}
+
+TEST_F(HttpApiTest, ScanEncodesNonUtf8AsBase64) {
+  service_.Seed("text", "caf\xc3\xa9");
+  service_.Seed("text2", "\xff\xfe");
+  service_.Seed("\xff", "x");
+  TestResponse r = Call("GET", "/v1/kv");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(JsonAt(r.body, "/items/0/key"), "text");
+  EXPECT_EQ(JsonAt(r.body, "/items/0/value"), "caf\xc3\xa9");
+  EXPECT_EQ(JsonAt(r.body, "/items/0/value_base64"), "<missing>");
+  EXPECT_EQ(JsonAt(r.body, "/items/1/value_base64"), "//4=");
+  EXPECT_EQ(JsonAt(r.body, "/items/1/value"), "<missing>");
+  EXPECT_EQ(JsonAt(r.body, "/items/2/key_base64"), "/w==");
+  EXPECT_EQ(JsonAt(r.body, "/items/2/key"), "<missing>");
+  EXPECT_EQ(JsonAt(r.body, "/items/2/value"), "x");
+}
+
+TEST_F(HttpApiTest, ClusterHealthReadinessAndMetrics) {
+  TestResponse cluster = Call("GET", "/v1/cluster");
+  ASSERT_EQ(cluster.status, 200) << cluster.body;
+  EXPECT_EQ(JsonAt(cluster.body, "/directory_version"), "7");
+  EXPECT_EQ(JsonAt(cluster.body, "/nodes/1/id"), "2");
+  EXPECT_EQ(JsonAt(cluster.body, "/nodes/1/peer_address"), "127.0.0.2:7001");
+  EXPECT_EQ(JsonAt(cluster.body, "/nodes/1/http_address"), "127.0.0.2:8001");
+  EXPECT_EQ(JsonAt(cluster.body, "/nodes/1/up"), "false");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/replicas"), "[1,2,3]");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/leader"), "1");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/term"), "4");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/commit_index"), "10");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/applied_index"), "9");
+  EXPECT_EQ(JsonAt(cluster.body, "/shards/0/role"), "leader");
+
+  TestResponse health = Call("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(JsonAt(health.body, "/status"), "ok");
+  EXPECT_EQ(Call("GET", "/readyz").status, 200);
+  service_.SetReady(false);
+  TestResponse not_ready = Call("GET", "/readyz");
+  ExpectError(not_ready, 503, "unavailable");
+  EXPECT_EQ(not_ready.Header("retry-after"), "1");
+
+  TestResponse metrics = Call("GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(metrics.body.find("kvd_node_up 1\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("kvd_http_requests_total{route=\"readyz\",status=\"503\"} 1\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("kvd_http_request_duration_seconds_count{route=\"cluster\"} 1\n"),
+            std::string::npos);
+}
+
+TEST_F(HttpApiTest, UnknownRoutesAre404AndWrongMethods405) {
+  ExpectError(Call("GET", "/nope"), 404, "not_found");
+  ExpectError(Call("GET", "/v1/kvx"), 404, "not_found");
+  ExpectError(Call("GET", "/healthz/"), 404, "not_found");
+  ExpectError(Call("POST", "/v1/txn", "{}"), 404, "not_found");
+
+  TestResponse post = Call("POST", "/v1/kv/k", "v");
+  ExpectError(post, 405, "method_not_allowed");
+  EXPECT_EQ(post.Header("allow"), "GET, PUT, DELETE");
+  TestResponse patch = Call("PATCH", "/v1/kv", "v");
+  ExpectError(patch, 405, "method_not_allowed");
+  EXPECT_EQ(patch.Header("allow"), "GET");
+  for (const char* path : {"/v1/cluster", "/healthz", "/readyz", "/metrics"}) {
+    TestResponse r = Call("DELETE", path);
+    ExpectError(r, 405, "method_not_allowed");
+    EXPECT_EQ(r.Header("allow"), "GET");
+  }
+  ExpectError(Call("FROB", "/v1/kv/k"), 405, "method_not_allowed");
+}
+
+TEST_F(HttpApiTest, ServiceErrorsMapToApiStatuses) {
+  struct Case {
+    kv::ErrorCode code;
+    int status;
+    const char* error_code;
+  } cases[] = {
+      {kv::ErrorCode::kInvalidArgument, 400, "invalid_argument"},
+      {kv::ErrorCode::kNotFound, 404, "not_found"},
+      {kv::ErrorCode::kVersionMismatch, 412, "version_mismatch"},
+      {kv::ErrorCode::kOverloaded, 429, "overloaded"},
+      {kv::ErrorCode::kUnavailable, 503, "unavailable"},
+      {kv::ErrorCode::kTimeout, 504, "timeout"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.error_code);
+    service_.FailWith(c.code, "from the node", 9);
+    TestResponse put = Call("PUT", "/v1/kv/k", "v");
+    ExpectError(put, c.status, c.error_code);
+    EXPECT_EQ(JsonAt(put.body, "/error/message"), "from the node");
+    TestResponse get = Call("GET", "/v1/kv/k");
+    ExpectError(get, c.status, c.error_code);
+    TestResponse scan = Call("GET", "/v1/kv");
+    ExpectError(scan, c.status, c.error_code);
+    if (c.status == 429 || c.status == 503) {
+      EXPECT_EQ(put.Header("retry-after"), "1");
+      EXPECT_EQ(get.Header("retry-after"), "1");
+    }
+    if (c.status == 412) {
+      EXPECT_EQ(JsonAt(put.body, "/current_version"), "9");
+    }
+    if (c.status == 504) {
+      EXPECT_EQ(JsonAt(put.body, "/indeterminate"), "true");
+      EXPECT_EQ(JsonAt(put.body, "/error/indeterminate"), "true");
+      EXPECT_EQ(JsonAt(get.body, "/indeterminate"), "false");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kvd::rpc
