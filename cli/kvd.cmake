@@ -1,0 +1,5 @@
+find_package(CLI11 CONFIG REQUIRED)
+add_library(kvd_cli_flags STATIC ${CMAKE_CURRENT_SOURCE_DIR}/kvd_flags.cc)
+target_include_directories(kvd_cli_flags PUBLIC ${PROJECT_SOURCE_DIR})
+add_executable(kvd ${CMAKE_CURRENT_SOURCE_DIR}/kvd.cc)
+target_link_libraries(kvd PRIVATE kvd_cli_flags kvd_node kvd_rpc_peer kvd_rpc_http CLI11::CLI11)
