@@ -104,7 +104,7 @@ SimResult Simulator::Run() {
       if (invariants_.failed()) break;
     }
   } catch (const CheckFailure& e) {
-    invariants_.Fail(std::string("core CHECK failed: ") + e.what());
+    invariants_.Fail(std::string("CHECK failed: ") + e.what());  // in the core, or ours
   } catch (const std::exception& e) {
     invariants_.Fail(std::string("exception: ") + e.what());
   }
