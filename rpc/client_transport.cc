@@ -155,7 +155,7 @@ class ClientTransport::Impl {
     Connection& conn = connections_[index];
     const Endpoint& ep = endpoints_[index];
     resp.endpoint = ep.name;
-    req.set(http::field::host, ep.host);
+    req.set(http::field::host, ep.name);  // host:port as configured
     // Round 2 exists only to replace a pooled connection the server had silently closed.
     for (int round = 0; round < 2; ++round) {
       const bool reused = conn.stream && Reusable(conn);
@@ -178,6 +178,7 @@ class ClientTransport::Impl {
       }
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
+      parser.skip(req.method() == http::verb::head);  // a HEAD answer has headers only
       ec = asio::error::would_block;
       http::async_read(*conn.stream, conn.buffer, parser, [&ec](error_code e, size_t) { ec = e; });
       RunUntilIdle();

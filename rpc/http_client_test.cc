@@ -68,6 +68,7 @@ TEST(HttpClient, PutSendsEncodedKeyVersionAndIdempotencyKey) {
   EXPECT_EQ(req.target, "/v1/kv/a%20b%2F%C3%BC?if_version=3");
   EXPECT_EQ(req.body, std::string("v\0x", 3));
   EXPECT_EQ(req.HeaderValue("Idempotency-Key"), "w1:9");
+  EXPECT_EQ(req.HeaderValue("Host"), server.endpoint());
 }
 
 TEST(HttpClient, GetReturnsValueAndHeaders) {
