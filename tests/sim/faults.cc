@@ -132,14 +132,23 @@ void Simulator::NetworkFault() {
     if (!decommissioned_.count(id)) ids.push_back(id);
   }
   ++stats_.partitions;
-  const uint64_t kind = rng_.Below(3);
-  if (kind == 0) {  // symmetric split into two random sides
+  const uint64_t kind = rng_.Below(4);
+  SimNode* leader = Leader();
+  if (kind == 3 && leader != nullptr) {  // the leader in a minority: it keeps appending there
+    std::vector<uint64_t> minority{leader->id()}, majority;
+    for (uint64_t id : ids) {
+      if (id == leader->id()) continue;
+      (minority.size() < (ids.size() - 1) / 2 && rng_.Chance(0.5) ? minority : majority)
+          .push_back(id);
+    }
+    network_->Split(minority, majority);
+    trace_.Record("partition-leader-minority", leader->id(), minority.size(), majority.size());
+  } else if (kind == 0 || kind == 3) {  // symmetric split into two random sides
     std::vector<uint64_t> a, b;
     for (uint64_t id : ids) (rng_.Chance(0.5) ? a : b).push_back(id);
     network_->Split(a, b);
     trace_.Record("partition", 0, a.size(), b.size());
   } else if (kind == 1) {  // isolate the leader (or anyone)
-    SimNode* leader = Leader();
     uint64_t victim = leader != nullptr ? leader->id() : ids[rng_.Below(ids.size())];
     network_->Isolate(victim, ids);
     trace_.Record("isolate", victim);
