@@ -6,10 +6,16 @@
 // synced (must_sync) is held in pending_ready_ until an fsync event fires DrawFsyncDelay() ms
 // later; only then are its snapshot, entries and hard state written to the MemoryStorage, its
 // messages sent (except the leader's App/Snap/Heartbeat, sent at GetReady time as the thesis
-// allows), its committed entries applied and Advance() called. Crash() throws away the RawNode,
-// the pending Ready (so every unsynced write is lost), the state machine and the inbox; Start()
-// rebuilds all of them from the MemoryStorage (state machine from the stored snapshot, committed
-// entries re-applied by the core since Config.applied = snapshot index).
+// allows), its committed entries applied and Advance() called. A Ready that needs no sync (only
+// a new commit index, messages, committed entries) is handled at once. Crash() throws away the
+// RawNode, the pending Ready (so every unsynced write is lost), the state machine and the inbox;
+// Start() rebuilds all of them from the MemoryStorage (state machine from the stored snapshot,
+// committed entries re-applied by the core since Config.applied = snapshot index).
+//
+// Snapshots: after snapshot_interval applied entries, and after every applied membership change
+// (the core ignores a snapshot that does not include the recipient, so a newly added node needs
+// one taken after its addition), the state machine is saved with CreateSnapshot and the log
+// compacted, keeping keep_entries; lagging or new nodes then receive MsgSnap.
 //
 // Between GetReady() and Advance() nothing else may be called on the RawNode, so every input
 // (tick, message, proposal, read, membership change, transport feedback) goes through a bounded
