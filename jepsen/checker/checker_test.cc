@@ -261,6 +261,19 @@ TEST(CheckerTest, StopAtFirstInvalidDoesNotWaitForALongKey) {
             Verdict::kUnknown);
 }
 
+TEST(CheckerTest, UnknownOpsDoNotPinTheMemoWindow) {
+  // Regression: an unknown op that is never linearized (this cas cannot apply) stayed first in
+  // invocation order, so every memo entry stored the bits from it to the newest op: O(n)
+  // bytes per entry, about 50 MB here.
+  std::vector<Operation> history = {Unknown(Cas(0, "never", "1", Outcome::kOk, 0, 0))};
+  for (Operation& op : SequentialWrites("x", 20000)) {
+    op.call += 1;
+    op.ret += 1;
+    history.push_back(std::move(op));
+  }
+  EXPECT_EQ(VerdictOf(history, {.max_memory_bytes = 8 << 20}), Verdict::kValid);
+}
+
 TEST(CheckerTest, MemoryBudgetExceededIsUnknown) {
   const CheckResult result = Check(SequentialWrites("x", 20), {.max_memory_bytes = 1});
   EXPECT_EQ(result.verdict, Verdict::kUnknown);

@@ -6,11 +6,20 @@
 
 namespace kvd::lincheck {
 
+namespace {
+
+bool Equal(const uint64_t* a, const uint64_t* b, size_t words) {
+  return words == 0 || std::memcmp(a, b, words * sizeof(uint64_t)) == 0;
+}
+
+}  // namespace
+
 bool ConfigCache::Insert(const LinearizedSet& set, int32_t state, int64_t first_unset,
                          int64_t last_set) {
   const auto first_word = static_cast<uint32_t>(first_unset / 64);
   const int64_t end_word = last_set < 0 ? 0 : last_set / 64 + 1;
   const auto num_words = static_cast<uint32_t>(end_word > first_word ? end_word - first_word : 0);
+  const uint64_t* prefix = set.words();
   const uint64_t* window = set.words() + first_word;
   const uint64_t hash = Mix64(set.hash() ^ (static_cast<uint64_t>(state) * 0xff51afd7ed558ccdULL));
   const size_t mask = slots_.size() - 1;
@@ -23,15 +32,15 @@ bool ConfigCache::Insert(const LinearizedSet& set, int32_t state, int64_t first_
                                .first_word = first_word,
                                .num_words = num_words,
                                .state = state});
+      arena_.insert(arena_.end(), prefix, prefix + prefix_words_);
       arena_.insert(arena_.end(), window, window + num_words);
       if (entries_.size() * 2 > slots_.size()) Grow();
       return true;
     }
     const Entry& e = entries_[slot - 1];
     if (e.hash == hash && e.state == state && e.first_word == first_word &&
-        e.num_words == num_words &&
-        (num_words == 0 ||
-         std::memcmp(arena_.data() + e.offset, window, num_words * sizeof(uint64_t)) == 0)) {
+        e.num_words == num_words && Equal(arena_.data() + e.offset, prefix, prefix_words_) &&
+        Equal(arena_.data() + e.offset + prefix_words_, window, num_words)) {
       return false;
     }
   }

@@ -9,17 +9,20 @@
 // a configuration does not cost O(ops).
 //
 // ConfigCache stores each configuration once, behind an open-addressing table; lookups compare
-// the bits exactly, so hash collisions are harmless. It stores only the window of words that
-// can differ between configurations: below the first unset bit every bit is set, and above the
-// last set bit none is, so (first word not all ones, the words up to the last non-zero one)
-// identify the set. The search knows both ends in O(1) (wgl_search.cc). In a history of n ops
-// with at most c pending at a time an entry takes O(c) bits instead of O(n).
+// the bits exactly, so hash collisions are harmless. Bits [0, 64 * prefix_words) are stored
+// whole (the search puts ops of unknown outcome there: they may stay pending forever). Above
+// them it stores only the window of words that can differ between configurations: below the
+// first unset bit every bit is set, and above the last set bit none is, so (first word not
+// all ones, the words up to the last non-zero one) identify the rest of the set. The search
+// knows both ends (wgl_search.cc). With n ops, u of unknown outcome and at most c pending at
+// a time, an entry takes O(u + c) bits instead of O(n).
 //
 // Both are single-threaded values owned by one key's search.
 
 #ifndef KVD_JEPSEN_CHECKER_CONFIG_CACHE_H_
 #define KVD_JEPSEN_CHECKER_CONFIG_CACHE_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -43,6 +46,16 @@ class LinearizedSet {
     hash_ ^= Mix64(op);
   }
   bool Contains(size_t op) const { return (words_[op / 64] >> (op % 64)) & 1; }
+  // The lowest bit >= `from` that is not set; padding bits past the last op count as unset,
+  // so this is at most num_words() * 64.
+  size_t FirstUnsetFrom(size_t from) const {
+    for (size_t w = from / 64; w < words_.size(); ++w) {
+      uint64_t unset = ~words_[w];
+      if (w == from / 64) unset &= ~uint64_t{0} << (from % 64);
+      if (unset != 0) return w * 64 + static_cast<size_t>(std::countr_zero(unset));
+    }
+    return words_.size() * 64;
+  }
   uint64_t hash() const { return hash_; }
   const uint64_t* words() const { return words_.data(); }
   size_t num_words() const { return words_.size(); }
@@ -54,13 +67,13 @@ class LinearizedSet {
 
 class ConfigCache {
  public:
-  ConfigCache() = default;
+  explicit ConfigCache(size_t prefix_words) : prefix_words_(prefix_words) {}
   ConfigCache(const ConfigCache&) = delete;
   ConfigCache& operator=(const ConfigCache&) = delete;
 
-  // Adds (set, state). Returns true if it was not already present. `first_unset` is the lowest
-  // op not in `set` (the number of ops if it holds all), `last_set` the highest op in it (-1 if
-  // none): preconditions the caller guarantees, not hints, or distinct sets could match.
+  // Adds (set, state). Returns true if it was not already present. `first_unset` is
+  // set.FirstUnsetFrom(64 * prefix_words), `last_set` the highest op in `set` at or above
+  // 64 * prefix_words (-1 if none): preconditions, not hints, or distinct sets could match.
   bool Insert(const LinearizedSet& set, int32_t state, int64_t first_unset, int64_t last_set);
 
   size_t size() const { return entries_.size(); }
@@ -70,14 +83,15 @@ class ConfigCache {
  private:
   struct Entry {
     uint64_t hash;
-    uint64_t offset;  // Of the window's first word in arena_.
+    uint64_t offset;  // Of the prefix's first word in arena_; the window follows it.
     uint32_t first_word;
-    uint32_t num_words;
+    uint32_t num_words;  // In the window.
     int32_t state;
   };
 
   void Grow();
 
+  const size_t prefix_words_;
   std::vector<uint64_t> arena_;
   std::vector<Entry> entries_;
   std::vector<uint32_t> slots_ = std::vector<uint32_t>(1024, 0);  // 0 = empty, else index + 1.

@@ -64,14 +64,22 @@ WglSearch::WglSearch(const std::vector<CompiledOp>& ops, const std::vector<int64
     next_[n] = static_cast<int32_t>(n + 1);
     prev_[n] = static_cast<int32_t>(n) - 1;
   }
-  int32_t next_rank = 0;
+  // Bit ranks: unknown-outcome ops first (ConfigCache stores them whole), then, from a word
+  // boundary, known ops in invocation order (ConfigCache stores a window of them).
+  prefix_words_ = (ops.size() - known_ops_ + 63) / 64;
+  int32_t next_unknown_rank = 0;
+  auto next_known_rank = static_cast<int32_t>(prefix_words_ * 64);
   for (size_t e = 0; e < events.size(); ++e) {
     const auto node = static_cast<int32_t>(e + 1);
-    node_op_[node] = events[e].op;
+    const int32_t op = events[e].op;
+    node_op_[node] = op;
     node_is_call_[node] = events[e].kind == 0;
-    (events[e].kind == 0 ? call_node_ : ret_node_)[events[e].op] = node;
-    if (events[e].kind == 0) rank_[events[e].op] = next_rank++;
+    (events[e].kind == 0 ? call_node_ : ret_node_)[op] = node;
+    if (events[e].kind == 0) {
+      rank_[op] = ops[op].outcome == Outcome::kUnknown ? next_unknown_rank++ : next_known_rank++;
+    }
   }
+  num_ranks_ = static_cast<size_t>(next_known_rank);
 }
 
 void WglSearch::Lift(int32_t op) {
@@ -137,15 +145,17 @@ SearchStatus WglSearch::Search(const SearchLimits& limits, SearchStats* stats,
   struct Frame {
     int32_t op;
     int32_t state_before;
-    int32_t last_set_before;  // Highest rank linearized before this op (-1: none).
+    int32_t first_unset_before;  // See `first_unset` below, before this op.
+    int32_t last_set_before;
     bool forced;  // A read-only op taken without alternatives: if it fails, its parent fails.
   };
   std::vector<Frame> stack;
   std::vector<int32_t> stack_ops;  // Only maintained when replaying.
-  // Bits are ranks (invocation order), so that ConfigCache can store only a window of them.
-  LinearizedSet linearized(ops_.size());
-  ConfigCache cache;
-  int32_t last_set = -1;  // Highest rank in `linearized`.
+  LinearizedSet linearized(num_ranks_);
+  ConfigCache cache(prefix_words_);
+  // The lowest known-op rank not linearized, and the highest one linearized (-1: none).
+  auto first_unset = static_cast<int32_t>(prefix_words_ * 64);
+  int32_t last_set = -1;
   int32_t state = model_.InitialState();
   size_t known_left = known_ops_;
   uint64_t iterations = 0;
@@ -159,20 +169,25 @@ SearchStatus WglSearch::Search(const SearchLimits& limits, SearchStats* stats,
   bool fresh = true;
   // Linearizes `op` (next state `next_state`) unless that configuration was seen before.
   auto push = [&](int32_t op, int32_t next_state, bool forced) {
-    linearized.Toggle(rank_[op]);
-    Lift(op);
-    // Every op invoked before the first one left in the list is linearized.
-    const int32_t first_left = node_op_[next_[0]];
-    const int64_t first_unset = first_left >= 0 ? rank_[first_left] : ops_.size();
-    const int32_t new_last_set = std::max(last_set, rank_[op]);
-    if (!cache.Insert(linearized, next_state, first_unset, new_last_set)) {
-      Unlift(op);
-      linearized.Toggle(rank_[op]);
+    const int32_t rank = rank_[op];
+    linearized.Toggle(rank);
+    int32_t new_first_unset = first_unset;
+    int32_t new_last_set = last_set;
+    if (ret_node_[op] >= 0) {
+      if (rank == first_unset) {
+        new_first_unset = static_cast<int32_t>(linearized.FirstUnsetFrom(rank + 1));
+      }
+      new_last_set = std::max(last_set, rank);
+    }
+    if (!cache.Insert(linearized, next_state, new_first_unset, new_last_set)) {
+      linearized.Toggle(rank);
       return false;
     }
-    stack.push_back({op, state, last_set, forced});
+    Lift(op);
+    stack.push_back({op, state, first_unset, last_set, forced});
     if (stop_at_states) stack_ops.push_back(op);
     state = next_state;
+    first_unset = new_first_unset;
     last_set = new_last_set;
     if (ret_node_[op] >= 0) --known_left;
     ++stats->states;
@@ -192,6 +207,7 @@ SearchStatus WglSearch::Search(const SearchLimits& limits, SearchStats* stats,
       if (stop_at_states) stack_ops.pop_back();
       linearized.Toggle(rank_[frame.op]);
       state = frame.state_before;
+      first_unset = frame.first_unset_before;
       last_set = frame.last_set_before;
       Unlift(frame.op);
       if (ret_node_[frame.op] >= 0) ++known_left;

@@ -98,8 +98,10 @@ class WglSearch {
   std::vector<int32_t> call_node_;
   std::vector<int32_t> ret_node_;   // -1 for kUnknown ops.
   std::vector<uint8_t> read_only_;  // Model::NeverChangesState(ops_[op]).
-  std::vector<int32_t> rank_;       // Position of the op's call in invocation order.
+  std::vector<int32_t> rank_;       // The op's bit in LinearizedSet, see the constructor.
   size_t known_ops_ = 0;
+  size_t prefix_words_ = 0;  // Words of bits that hold unknown-outcome ops.
+  size_t num_ranks_ = 0;
 };
 
 }  // namespace kvd::lincheck
