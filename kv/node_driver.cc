@@ -89,12 +89,26 @@ void Node::Impl::HandleBatch(kvpb::PeerBatch& batch) {
   }
 }
 
+bool Node::Impl::LeaderUnreachable(const Replica& r) const {
+  // A follower would forward the request to a leader it cannot reach (say, one that just died);
+  // the request would be lost and its outcome unknown. Refusing now applies nothing: the client
+  // retries, by then against a new leader.
+  Transport* t = transport.load();
+  return r.soft.lead != 0 && r.soft.lead != cfg.node_id && t != nullptr &&
+         !t->Reachable(r.soft.lead);
+}
+
 void Node::Impl::HandleWrite(WriteInput& in) {
   const uint64_t shard = ShardForKey(cfg.shards, in.req.key);
   Replica& r = *replicas.at(shard);
   if (writes.size() + reads.size() >= cfg.max_pending_requests) {
     counters.overloaded++;
     in.done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", shard));
+    return;
+  }
+  if (LeaderUnreachable(r)) {
+    counters.writes_failed++;
+    in.done(WriteError(ErrorCode::kUnavailable, "the leader is unreachable; retry", shard));
     return;
   }
   const uint64_t id = next_request_id++;
@@ -144,6 +158,8 @@ void Node::Impl::HandleRead(ReadInput& in) {
     counters.overloaded++;
     return fail(ErrorCode::kOverloaded, "too many requests in flight");
   }
+  if (LeaderUnreachable(r))
+    return fail(ErrorCode::kUnavailable, "the leader is unreachable; retry");
   const uint64_t id = next_request_id++;
   raft::Status s = r.raw->ReadIndex(RequestContext(id));
   if (!s.ok()) return fail(ErrorCode::kUnavailable, "no leader: " + s.message());

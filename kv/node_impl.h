@@ -104,6 +104,7 @@ struct Node::Impl {
   void HandleBatch(kvpb::PeerBatch& batch);
   void HandleWrite(WriteInput& in);
   void HandleRead(ReadInput& in);
+  bool LeaderUnreachable(const Replica& r) const;
   void Tick();
   bool ProcessReadies();
   void ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries);

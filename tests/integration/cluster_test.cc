@@ -87,6 +87,21 @@ TEST(ClusterTest, KillingTheLeaderMidLoadLosesNoAcknowledgedWrite) {
   }
 }
 
+// Regression: right after the leader died, followers forwarded writes to it until they noticed,
+// and clients got 504 (outcome unknown) for writes that were never applied.
+TEST(ClusterTest, WriteRightAfterLeaderKillIsNotReportedUnknown) {
+  ProcessCluster c(TestName(), 3);
+  c.StartAll();
+  ASSERT_TRUE(c.WaitReady());
+  const uint64_t leader = c.WaitLeader();
+  ASSERT_NE(leader, 0u);
+  c.Kill(static_cast<int>(leader));
+  rpc::HttpClient client = c.ClusterClient();
+  auto r = client.Put("right-after", "v");
+  EXPECT_FALSE(r.indeterminate) << r.status << " " << r.error_message;
+  ASSERT_TRUE(r.ok()) << r.status << " " << r.error_message << r.transport_error;
+}
+
 TEST(ClusterTest, NodeDownWhileLogCompactedComesBackThroughASnapshot) {
   ProcessCluster c(TestName(), 3, {"--compact-every", "50"});
   c.StartAll();
