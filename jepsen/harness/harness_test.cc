@@ -1,0 +1,134 @@
+// Copyright (c) kvd authors.
+//
+// Unit tests of the harness's pure parts: outcome classification, conversion to checker input,
+// key rotation, and the self-contained report. The runs against real processes are the ctest
+// tests jepsen_* (label integration).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "jepsen/checker/checker.h"
+#include "jepsen/harness/history.h"
+#include "jepsen/harness/report.h"
+#include "jepsen/harness/workload.h"
+
+namespace kvd::jepsen {
+namespace {
+
+using lincheck::Outcome;
+
+rpc::Result Answer(int status, std::string code = "") {
+  rpc::Result r;
+  r.transport = rpc::Transport::kOk;
+  r.status = status;
+  r.error_code = std::move(code);
+  return r;
+}
+
+Outcome ClassifyAs(const std::string& f, const rpc::Result& r, bool* mismatch = nullptr) {
+  HistoryOp op;
+  op.f = f;
+  Classify(r, op);
+  if (mismatch != nullptr) *mismatch = op.cas_mismatch;
+  return op.outcome;
+}
+
+TEST(ClassifyTest, MapsAnswersToOutcomesAsTheApiDefinesThem) {
+  EXPECT_EQ(ClassifyAs("write", Answer(200)), Outcome::kOk);
+  EXPECT_EQ(ClassifyAs("read", Answer(404, "not_found")), Outcome::kOk);
+  EXPECT_EQ(ClassifyAs("write", Answer(503, "no_leader")), Outcome::kFail);
+  EXPECT_EQ(ClassifyAs("write", Answer(429, "overloaded")), Outcome::kFail);
+  bool mismatch = false;
+  EXPECT_EQ(ClassifyAs("cas", Answer(412, "version_mismatch"), &mismatch), Outcome::kFail);
+  EXPECT_TRUE(mismatch);
+  EXPECT_EQ(ClassifyAs("cas", Answer(503), &mismatch), Outcome::kFail);
+  EXPECT_FALSE(mismatch);
+  rpc::Result timeout = Answer(504, "timeout");
+  timeout.indeterminate = true;
+  EXPECT_EQ(ClassifyAs("write", timeout), Outcome::kUnknown);
+  EXPECT_EQ(ClassifyAs("write", Answer(500)), Outcome::kUnknown);
+  rpc::Result lost;
+  lost.transport = rpc::Transport::kTimeout;
+  EXPECT_EQ(ClassifyAs("write", lost), Outcome::kUnknown);
+  rpc::Result refused;
+  refused.transport = rpc::Transport::kConnectFailed;
+  EXPECT_EQ(ClassifyAs("write", refused), Outcome::kFail);
+}
+
+HistoryOp Op(std::string f, std::optional<std::string> value, Outcome outcome, int64_t call,
+             int64_t ret) {
+  HistoryOp op;
+  op.f = std::move(f);
+  op.key = "r/0";
+  op.value = value;
+  op.outcome = outcome;
+  op.call_ns = call;
+  op.ret_ns = ret;
+  return op;
+}
+
+TEST(ToCheckerOpsTest, KeepsComparisonFailuresAndDropsRefusedCas) {
+  HistoryOp mismatch = Op("cas", "b", Outcome::kFail, 0, 1);
+  mismatch.expected = "a";
+  mismatch.cas_mismatch = true;
+  HistoryOp refused = mismatch;
+  refused.cas_mismatch = false;
+  HistoryOp add = Op("add", "1", Outcome::kOk, 0, 1);
+  auto ops = ToCheckerOps({mismatch, refused, add});
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].type, lincheck::OpType::kCas);
+  EXPECT_EQ(ops[0].expected, "a");
+}
+
+TEST(ToCheckerOpsTest, AStaleReadAfterAnAcknowledgedWriteIsInvalid) {
+  HistoryOp w1 = Op("write", "1", Outcome::kOk, 0, 10);
+  HistoryOp w2 = Op("write", "2", Outcome::kOk, 20, 30);
+  HistoryOp read = Op("read", std::nullopt, Outcome::kOk, 40, 50);
+  read.result = "1";
+  auto bad = lincheck::Check(ToCheckerOps({w1, w2, read}), {});
+  EXPECT_EQ(bad.verdict, lincheck::Verdict::kInvalid);
+  read.result = "2";
+  EXPECT_EQ(lincheck::Check(ToCheckerOps({w1, w2, read}), {}).verdict, lincheck::Verdict::kValid);
+}
+
+TEST(KeyPoolTest, RetiresAKeyAfterItsOperations) {
+  KeyPool pool(/*active=*/2, /*ops_per_key=*/10);
+  std::map<std::string, int> uses;
+  for (int i = 0; i < 200; ++i) uses[pool.Next(static_cast<uint64_t>(i) * 7919)]++;
+  for (const auto& [key, n] : uses) EXPECT_LE(n, 10) << key;
+  EXPECT_GE(uses.size(), 20u);  // 200 ops, 10 per key
+  const auto all = pool.AllKeys();
+  EXPECT_LE(all.size(), uses.size() + 2);  // plus at most the two active, unused yet
+  for (const auto& [key, n] : uses) EXPECT_NE(std::find(all.begin(), all.end(), key), all.end());
+}
+
+TEST(ReportTest, IsSelfContained) {
+  std::vector<HistoryOp> ops = {Op("write", "1", Outcome::kOk, 0, 1'000'000),
+                                Op("write", "2", Outcome::kUnknown, 2'000'000, 3'000'000'000)};
+  ops[1].worker = 1;
+  FaultRecord fault;
+  fault.description = "kill -9 leader n1 <&>";
+  fault.start_ns = 1'000'000'000;
+  fault.end_ns = 2'000'000'000;
+  std::vector<FaultRecord> faults = {fault};
+  const std::string path = ::testing::TempDir() + "/report_test.html";
+  ASSERT_TRUE(WriteReport({"t", {"verdict: pass"}, true, &ops, &faults, 2}, path));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string html = text.str();
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("&lt;&amp;&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace kvd::jepsen

@@ -1,0 +1,74 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/history.h"
+
+#include <fstream>
+
+#include "jepsen/harness/json.h"
+
+namespace kvd::jepsen {
+
+void History::Append(HistoryOp op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ops_.push_back(std::move(op));
+}
+
+std::vector<HistoryOp> History::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ops_;
+}
+
+size_t History::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ops_.size();
+}
+
+bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
+  std::ofstream out(path);
+  for (const HistoryOp& op : ops) {
+    out << "{\"worker\":" << op.worker << ",\"process\":" << op.process
+        << ",\"f\":" << JsonString(op.f) << ",\"key\":" << JsonString(op.key);
+    if (op.f != "read" && op.f != "scan") out << ",\"value\":" << JsonOptional(op.value);
+    if (op.f == "cas") {
+      out << ",\"expected\":" << JsonOptional(op.expected);
+      if (op.if_version) out << ",\"if_version\":" << *op.if_version;
+    }
+    out << ",\"outcome\":" << JsonString(lincheck::OutcomeName(op.outcome));
+    if (op.f == "read" && op.outcome == lincheck::Outcome::kOk) {
+      out << ",\"result\":" << JsonOptional(op.result);
+    }
+    if (!op.error.empty()) out << ",\"error\":" << JsonString(op.error);
+    out << ",\"endpoint\":" << JsonString(op.endpoint) << ",\"call_ns\":" << op.call_ns
+        << ",\"ret_ns\":" << op.ret_ns << "}\n";
+  }
+  return static_cast<bool>(out);
+}
+
+std::vector<lincheck::Operation> ToCheckerOps(const std::vector<HistoryOp>& ops) {
+  std::vector<lincheck::Operation> out;
+  for (const HistoryOp& h : ops) {
+    lincheck::Operation op;
+    if (h.f == "read") {
+      op.type = lincheck::OpType::kRead;
+    } else if (h.f == "write") {
+      op.type = lincheck::OpType::kWrite;
+    } else if (h.f == "cas") {
+      op.type = lincheck::OpType::kCas;
+      if (h.outcome == lincheck::Outcome::kFail && !h.cas_mismatch) continue;
+    } else {
+      continue;
+    }
+    op.process = h.process;
+    op.key = h.key;
+    op.value = h.value;
+    op.expected = h.expected;
+    op.outcome = h.outcome;
+    op.result = h.result;
+    op.call = h.call_ns;
+    op.ret = h.ret_ns;
+    out.push_back(std::move(op));
+  }
+  return out;
+}
+
+}  // namespace kvd::jepsen

@@ -1,0 +1,242 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/local_cluster.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+namespace kvd::jepsen {
+namespace {
+
+// A port free on `ip` right now (bind to port 0, read it back, close).
+uint16_t FreePort(const std::string& ip) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  ::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot bind " + ip + " (is 127.0.0.0/8 routed to lo?)");
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+rpc::HttpClient ShortClient(const std::string& address, int timeout_ms) {
+  rpc::ClientOptions o;
+  o.endpoints = {address};
+  o.connect_timeout = std::chrono::milliseconds(timeout_ms);
+  o.request_timeout = std::chrono::milliseconds(timeout_ms);
+  o.max_attempts = 1;
+  o.retry_unavailable = false;
+  return rpc::HttpClient(o);
+}
+
+}  // namespace
+
+LocalCluster::LocalCluster(Config config)
+    : config_(std::move(config)), pids_(config_.nodes, 0), paused_(config_.nodes, false) {
+  for (int i = 1; i <= config_.nodes; ++i) {
+    http_ports_.push_back(FreePort(Ip(i)));
+    peer_ports_.push_back(FreePort(Ip(i)));
+    std::filesystem::create_directories(config_.dir + "/node" + std::to_string(i));
+  }
+}
+
+LocalCluster::~LocalCluster() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (pid_t& pid : pids_) {
+    if (pid == 0) continue;
+    ::kill(pid, SIGCONT);
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    pid = 0;
+  }
+}
+
+std::string LocalCluster::HttpAddress(int node) const {
+  return Ip(node) + ":" + std::to_string(http_ports_[node - 1]);
+}
+
+std::vector<std::string> LocalCluster::HttpAddresses() const {
+  std::vector<std::string> out;
+  for (int i = 1; i <= config_.nodes; ++i) out.push_back(HttpAddress(i));
+  return out;
+}
+
+bool LocalCluster::Start(int node) {
+  std::string peers, http_peers;
+  for (int i = 1; i <= config_.nodes; ++i) {
+    const std::string sep = i > 1 ? "," : "";
+    peers += sep + std::to_string(i) + "=" + Ip(i) + ":" + std::to_string(peer_ports_[i - 1]);
+    http_peers += sep + std::to_string(i) + "=" + HttpAddress(i);
+  }
+  const std::string node_dir = config_.dir + "/node" + std::to_string(node);
+  std::vector<std::string> args = {
+      config_.kvd_path, "--id", std::to_string(node), "--data-dir", node_dir + "/data",
+      "--peers",        peers,  "--http-peers",       http_peers,   "--http-listen",
+      HttpAddress(node)};
+  args.insert(args.end(), config_.extra_flags.begin(), config_.extra_flags.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = node_dir + ".log";
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pids_[node - 1] != 0) return true;
+  // Everything the child needs is prepared above: after fork() it only calls async-signal-safe
+  // functions.
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  pids_[node - 1] = pid;
+  paused_[node - 1] = false;
+  return true;
+}
+
+void LocalCluster::StartAll() {
+  for (int i = 1; i <= config_.nodes; ++i) Start(i);
+}
+
+bool LocalCluster::Kill(int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pid_t pid = pids_[node - 1];
+  if (pid == 0) return false;
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  pids_[node - 1] = 0;
+  paused_[node - 1] = false;
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+bool LocalCluster::Pause(int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pid_t pid = pids_[node - 1];
+  if (pid == 0 || ::kill(pid, SIGSTOP) != 0) return false;
+  int status = 0;
+  // WUNTRACED reports the stop once it happened: proof that the process is frozen.
+  pid_t got = ::waitpid(pid, &status, WUNTRACED);
+  if (got == pid && !WIFSTOPPED(status)) {  // it exited meanwhile and is reaped now
+    pids_[node - 1] = 0;
+    return false;
+  }
+  paused_[node - 1] = true;
+  return got == pid;
+}
+
+bool LocalCluster::Resume(int node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pid_t pid = pids_[node - 1];
+  if (pid == 0) return false;
+  paused_[node - 1] = false;
+  return ::kill(pid, SIGCONT) == 0;
+}
+
+bool LocalCluster::Running(int node) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pids_[node - 1] != 0;
+}
+
+bool LocalCluster::Paused(int node) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return paused_[node - 1];
+}
+
+void LocalCluster::StopAll() {
+  std::vector<pid_t> pids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < pids_.size(); ++i) {
+      if (pids_[i] == 0) continue;
+      ::kill(pids_[i], SIGCONT);
+      ::kill(pids_[i], SIGTERM);
+      pids.push_back(pids_[i]);
+      pids_[i] = 0;
+      paused_[i] = false;
+    }
+  }
+  for (pid_t pid : pids) {
+    for (int i = 0; i < 100; ++i) {  // up to 5 s for a graceful stop
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+        pid = 0;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (pid != 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+}
+
+NodeView LocalCluster::View(int node) const {
+  NodeView view;
+  view.node = node;
+  if (!Running(node) || Paused(node)) return view;
+  auto st = ShortClient(HttpAddress(node), 500).ClusterStatus();
+  if (!st.ok() || st.shards.empty()) return view;
+  view.answered = true;
+  view.leader = st.shards[0].leader;
+  view.term = st.shards[0].term;
+  view.applied_index = st.shards[0].applied_index;
+  return view;
+}
+
+std::pair<uint64_t, uint64_t> LocalCluster::LeaderAndTerm(const std::vector<int>& nodes) const {
+  std::pair<uint64_t, uint64_t> best{0, 0};
+  for (int n : nodes) {
+    NodeView v = View(n);
+    if (v.answered && v.leader != 0 && v.term >= best.second) best = {v.leader, v.term};
+  }
+  return best;
+}
+
+uint64_t LocalCluster::WaitLeader(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint64_t leader = 0;
+    bool agree = true;
+    for (int n = 1; n <= config_.nodes && agree; ++n) {
+      if (!Running(n) || Paused(n)) continue;
+      NodeView v = View(n);
+      bool ready = ShortClient(HttpAddress(n), 500).Ready().ok();
+      if (!ready || !v.answered || v.leader == 0 || (leader != 0 && v.leader != leader)) {
+        agree = false;
+      }
+      leader = v.leader;
+    }
+    if (agree && leader != 0 && Running(static_cast<int>(leader)) &&
+        !Paused(static_cast<int>(leader))) {
+      return leader;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return 0;
+}
+
+}  // namespace kvd::jepsen

@@ -1,0 +1,82 @@
+// Copyright (c) kvd authors.
+//
+// Nemesis: injects faults into a LocalCluster on a schedule, from its own thread. After a
+// fault-free warmup it repeats: pick the next fault kind (round-robin over the requested ones),
+// pick a target (the current leader half of the time, else a random node; partitions isolate one
+// node, the leader, or for 5 nodes a minority that holds the leader), hold the fault, heal it,
+// stay quiet, and so on until Stop().
+//
+// Every fault records evidence that it acted: for a fault on the leader, a new leader (another
+// node, higher term) reported by the rest of the cluster; otherwise the process died (kill), the
+// kernel reported it stopped (pause), or the isolated node fell behind the leader's applied
+// index (partition). The log goes to nemesis.log as it happens.
+//
+// Thread-safety: Start/Stop/HealAll/records from the controlling thread.
+
+#ifndef KVD_JEPSEN_HARNESS_NEMESIS_H_
+#define KVD_JEPSEN_HARNESS_NEMESIS_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jepsen/harness/local_cluster.h"
+#include "jepsen/harness/options.h"
+#include "jepsen/harness/partitioner.h"
+#include "jepsen/harness/workload.h"
+
+namespace kvd::jepsen {
+
+struct FaultRecord {
+  FaultKind kind = FaultKind::kKill;
+  std::string description;  // e.g. "kill leader n2", "partition {n1,n2} | {n3,n4,n5}"
+  std::vector<int> targets;
+  bool on_leader = false;  // the fault hit the node that led before it
+  uint64_t leader_before = 0, term_before = 0, leader_after = 0, term_after = 0;
+  int64_t start_ns = 0, end_ns = 0;
+  bool injected = false;  // the signal / rules were applied
+  bool acted = false;     // the evidence below was observed
+  std::string evidence;
+};
+
+class Nemesis {
+ public:
+  Nemesis(const Options& options, std::vector<FaultKind> kinds, LocalCluster& cluster,
+          Partitioner* partitioner, Clock::time_point start, const std::string& log_path);
+  ~Nemesis();
+  void Start();
+  void Stop();     // ends the current fault (healing it) and joins
+  void HealAll();  // restarts killed nodes, resumes paused ones, removes partitions
+  const std::vector<FaultRecord>& records() const { return records_; }
+  void Log(const std::string& line);
+
+ private:
+  void Run();
+  bool Sleep(double seconds);  // false if Stop() interrupted it
+  void Inject(FaultKind kind);
+  // Polls until the nodes outside `faulty` report a leader outside `faulty` with a term above
+  // record.term_before, for at most `seconds` (or until stopped); fills leader/term_after.
+  bool AwaitNewLeader(const std::vector<int>& faulty, double seconds, FaultRecord& record);
+
+  const Options& options_;
+  const std::vector<FaultKind> kinds_;
+  LocalCluster& cluster_;
+  Partitioner* partitioner_;  // null when partitions are unavailable
+  const Clock::time_point start_;
+  std::ofstream log_;
+  std::mt19937_64 rng_;
+  std::vector<FaultRecord> records_;  // written by the nemesis thread until Stop() joins it
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace kvd::jepsen
+
+#endif  // KVD_JEPSEN_HARNESS_NEMESIS_H_

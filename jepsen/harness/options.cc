@@ -1,0 +1,106 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/options.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <sstream>
+
+namespace kvd::jepsen {
+
+const char* WorkloadName(Workload w) { return w == Workload::kRegister ? "register" : "set"; }
+
+const char* FaultName(FaultKind f) {
+  switch (f) {
+    case FaultKind::kKill:
+      return "kill";
+    case FaultKind::kPause:
+      return "pause";
+    case FaultKind::kPartition:
+      return "partition";
+  }
+  return "?";
+}
+
+std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
+  Options o;
+  std::string workload = "register", nemesis = "none";
+  CLI::App app{"kvd_jepsen: linearizability testing of a real kvd cluster under faults"};
+  app.add_option("--nodes", o.nodes, "Cluster size")
+      ->check(CLI::IsMember({3, 5}))
+      ->capture_default_str();
+  app.add_option("--workload", workload, "register | set")
+      ->check(CLI::IsMember({"register", "set"}))
+      ->capture_default_str();
+  app.add_option("--nemesis", nemesis, "none, or a comma-separated subset of kill,pause,partition")
+      ->capture_default_str();
+  app.add_option("--time", o.time_s, "Seconds of workload under faults")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--concurrency", o.concurrency, "Client workers")
+      ->check(CLI::Range(1, 200))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "Random seed (0: from the clock)");
+  app.add_option("--out", o.out_dir, "Output directory (default: jepsen-out/<time>)");
+  app.add_option("--kvd", o.kvd_path, "Path of the kvd binary")->required();
+  app.add_option("--active-keys", o.active_keys, "Register keys in use at a time")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--ops-per-key", o.ops_per_key, "Operations per register key")
+      ->check(CLI::Range(10, 100000))
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup_s, "Fault-free seconds before the first fault")
+      ->capture_default_str();
+  app.add_option("--fault-min", o.fault_min_s, "Shortest gap between fault starts (s)")
+      ->capture_default_str();
+  app.add_option("--fault-max", o.fault_max_s, "Longest gap between fault starts (s)")
+      ->capture_default_str();
+  app.add_option("--client-timeout-ms", o.client_timeout_ms, "Client timeout per attempt")
+      ->capture_default_str();
+  app.add_option("--skip-unavailable", o.skip_unavailable,
+                 "Run without nemeses that cannot work here (e.g. partition without iptables); "
+                 "the summary says so")
+      ->capture_default_str();
+  app.add_flag("--unsafe-stale-reads", o.unsafe_stale_reads,
+               "Planted bug: serve the workload's reads stale from one node per worker while "
+               "checking them as linearizable (the run should then fail)");
+  app.add_flag("--expect-anomaly", o.expect_anomaly,
+               "Invert the verdict: exit 0 only if an anomaly is found (planted-bug tests)");
+  app.add_option("--checker-budget", o.checker_budget_s, "Checker time budget (s)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    return std::nullopt;
+  }
+  o.workload = workload == "set" ? Workload::kSet : Workload::kRegister;
+  std::stringstream in(nemesis);
+  for (std::string part; std::getline(in, part, ',');) {
+    if (part == "none" || part.empty()) continue;
+    FaultKind f;
+    if (part == "kill") {
+      f = FaultKind::kKill;
+    } else if (part == "pause") {
+      f = FaultKind::kPause;
+    } else if (part == "partition") {
+      f = FaultKind::kPartition;
+    } else {
+      std::fprintf(stderr, "--nemesis: unknown fault '%s'\n", part.c_str());
+      *exit_code = 2;
+      return std::nullopt;
+    }
+    o.nemeses.push_back(f);
+  }
+  if (o.fault_max_s < o.fault_min_s || o.fault_min_s < 1) {
+    std::fprintf(stderr, "--fault-min/--fault-max: need 1 <= min <= max\n");
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (o.seed == 0) {
+    o.seed = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  }
+  return o;
+}
+
+}  // namespace kvd::jepsen

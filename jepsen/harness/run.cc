@@ -1,0 +1,216 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "jepsen/harness/local_cluster.h"
+#include "jepsen/harness/nemesis.h"
+#include "jepsen/harness/partitioner.h"
+#include "jepsen/harness/report.h"
+#include "jepsen/harness/set_check.h"
+#include "jepsen/harness/summary.h"
+#include "jepsen/harness/workload.h"
+
+namespace kvd::jepsen {
+
+std::atomic<bool> g_interrupted{false};
+
+namespace {
+
+std::mutex g_emergency_mu;
+LocalCluster* g_cluster = nullptr;     // GUARDED_BY(g_emergency_mu)
+Partitioner* g_partitioner = nullptr;  // GUARDED_BY(g_emergency_mu)
+
+// Registers the run's cluster and partitioner for EmergencyCleanup() while in scope.
+class EmergencyScope {
+ public:
+  EmergencyScope(LocalCluster* cluster, Partitioner* partitioner) {
+    std::lock_guard<std::mutex> lock(g_emergency_mu);
+    g_cluster = cluster;
+    g_partitioner = partitioner;
+  }
+  ~EmergencyScope() {
+    std::lock_guard<std::mutex> lock(g_emergency_mu);
+    g_cluster = nullptr;
+    g_partitioner = nullptr;
+  }
+};
+
+std::string DefaultOutDir() {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
+  return std::string("jepsen-out/") + stamp;
+}
+
+// Sleeps up to `seconds`, waking early when interrupted.
+void Wait(double seconds) {
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_interrupted && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
+void EmergencyCleanup() {
+  std::unique_lock<std::mutex> lock(g_emergency_mu, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  if (g_partitioner != nullptr) g_partitioner->Teardown();
+  if (g_cluster != nullptr) g_cluster->StopAll();
+}
+
+int Run(const Options& o) {
+  Summary summary;
+  summary.options = &o;
+  summary.out_dir = o.out_dir.empty() ? DefaultOutDir() : o.out_dir;
+  const std::string& dir = summary.out_dir;
+  std::filesystem::create_directories(dir);
+  for (int i = 1; i <= 5; ++i) {  // a fresh cluster, also when the directory is reused
+    std::filesystem::remove_all(dir + "/node" + std::to_string(i));
+    std::filesystem::remove(dir + "/node" + std::to_string(i) + ".log");
+  }
+  std::cout << "kvd_jepsen: " << WorkloadName(o.workload) << " on " << o.nodes << " nodes, seed "
+            << o.seed << ", output " << dir << std::endl;
+
+  LocalCluster cluster({o.kvd_path,
+                        dir,
+                        o.nodes,
+                        {"--tick-ms", std::to_string(o.tick_ms), "--election-ticks", "10",
+                         "--request-timeout-ms", std::to_string(o.kvd_request_timeout_ms)}});
+  std::vector<FaultKind> kinds = o.nemeses;
+  std::unique_ptr<Partitioner> partitioner;
+  if (std::count(kinds.begin(), kinds.end(), FaultKind::kPartition) > 0) {
+    std::vector<uint16_t> ports;
+    for (int i = 1; i <= o.nodes; ++i) ports.push_back(cluster.PeerPort(i));
+    partitioner = std::make_unique<Partitioner>(ports);
+    std::string error;
+    if (!partitioner->Setup(&error)) {
+      std::cerr << "kvd_jepsen: partition nemesis unavailable: " << error << std::endl;
+      if (!o.skip_unavailable) return 2;
+      summary.unavailable.push_back("partition: " + error);
+      kinds.erase(std::remove(kinds.begin(), kinds.end(), FaultKind::kPartition), kinds.end());
+      partitioner.reset();
+    }
+  }
+  EmergencyScope emergency(&cluster, partitioner.get());
+  cluster.StartAll();
+  const uint64_t first_leader = cluster.WaitLeader(std::chrono::seconds(30));
+  if (first_leader == 0) {
+    std::cerr << "kvd_jepsen: the cluster elected no leader in 30 s; see " << dir << "/node*.log"
+              << std::endl;
+    return 2;
+  }
+
+  History history;
+  const Clock::time_point start = Clock::now();
+  Nemesis nemesis(o, kinds, cluster, partitioner.get(), start, dir + "/nemesis.log");
+  nemesis.Log("cluster up, leader n" + std::to_string(first_leader));
+  Workers workers(o, cluster.HttpAddresses(), history, start);
+  workers.Start();
+  nemesis.Start();
+  Wait(o.warmup_s + o.time_s);
+  summary.interrupted = g_interrupted;
+  nemesis.Stop();
+  workers.Stop();
+  summary.workload_s = SinceNs(start) / 1e9;
+  nemesis.HealAll();
+  if (partitioner) partitioner->Teardown();
+  std::cout << "kvd_jepsen: workload done, healing and reading back" << std::endl;
+
+  summary.leader_after_heal = cluster.WaitLeader(std::chrono::seconds(30));
+  nemesis.Log("after healing: leader n" + std::to_string(summary.leader_after_heal));
+  if (summary.leader_after_heal == 0) summary.vacuity.push_back("no leader after healing");
+  const std::chrono::seconds final_timeout(g_interrupted ? 5 : 30);
+  if (o.workload == Workload::kRegister) {
+    const auto keys = workers.RegisterKeys();
+    summary.final_reads = static_cast<int>(keys.size());
+    summary.final_reads_failed =
+        FinalReads(keys, cluster.HttpAddresses(), history, start, final_timeout);
+  } else {
+    summary.set_result = CheckSet(cluster.HttpAddresses(), history, start, final_timeout);
+    summary.final_reads = 1;
+    summary.final_reads_failed = summary.set_result->final_read_ok ? 0 : 1;
+  }
+  cluster.StopAll();
+
+  const std::vector<HistoryOp> ops = history.Snapshot();
+  WriteJsonl(ops, dir + "/history.jsonl");
+  summary.Count(ops);
+  summary.faults = nemesis.records();
+
+  if (o.workload == Workload::kRegister) {
+    lincheck::CheckOptions copts;
+    copts.time_budget = std::chrono::milliseconds(static_cast<int64_t>(o.checker_budget_s * 1000));
+    copts.threads = 2;
+    summary.register_result = lincheck::Check(ToCheckerOps(ops), copts);
+    const auto verdict = summary.register_result->verdict;
+    if (verdict != lincheck::Verdict::kValid) {
+      summary.checker_report = lincheck::FormatResult(*summary.register_result);
+      summary.anomalies.push_back(std::string("register history is ") +
+                                  std::string(lincheck::VerdictName(verdict)));
+    }
+  } else {
+    const SetCheckResult& s = *summary.set_result;
+    if (!s.lost.empty())
+      summary.anomalies.push_back(std::to_string(s.lost.size()) + " acknowledged adds lost, e.g. " +
+                                  s.lost[0]);
+    if (!s.unexpected.empty())
+      summary.anomalies.push_back(std::to_string(s.unexpected.size()) +
+                                  " elements from nowhere, e.g. " + s.unexpected[0]);
+    for (int n : s.nodes_not_converged)
+      summary.vacuity.push_back("n" + std::to_string(n) +
+                                " did not catch up with every acknowledged add");
+  }
+
+  // Non-vacuity: throughput before faults, faults that acted, final operations that succeeded.
+  int64_t first_fault_ns = static_cast<int64_t>((o.warmup_s + o.time_s) * 1e9);
+  if (!summary.faults.empty()) first_fault_ns = summary.faults.front().start_ns;
+  size_t ok_before = 0;
+  for (const HistoryOp& op : ops) {
+    ok_before +=
+        op.worker >= 0 && op.outcome == lincheck::Outcome::kOk && op.ret_ns < first_fault_ns;
+  }
+  summary.ops_per_s_before_faults = ok_before / std::max(0.001, first_fault_ns / 1e9);
+  if (summary.ops_per_s_before_faults < 5)
+    summary.vacuity.push_back("fewer than 5 ok ops/s before the first fault");
+  for (const FaultRecord& f : summary.faults) {
+    if (f.on_leader && f.acted) summary.leader_changes++;
+    if (!f.acted)
+      summary.vacuity.push_back("fault did not visibly act: " + f.description + " (" + f.evidence +
+                                ")");
+  }
+  if (!kinds.empty() && summary.faults.empty())
+    summary.vacuity.push_back("no fault was injected (is --time long enough?)");
+  if (!kinds.empty() && summary.leader_changes == 0)
+    summary.vacuity.push_back("no leader change observed");
+  if (summary.final_reads_failed > 0)
+    summary.vacuity.push_back(std::to_string(summary.final_reads_failed) +
+                              " final reads failed after healing");
+
+  const auto lines = summary.Lines();
+  for (const std::string& line : lines) std::cout << line << "\n";
+  if (!summary.checker_report.empty()) std::cout << summary.checker_report << "\n";
+  summary.WriteJson(dir + "/summary.json");
+  ReportInput report{"kvd jepsen: " + std::string(WorkloadName(o.workload)) + ", " +
+                         std::to_string(o.nodes) + " nodes",
+                     lines,
+                     summary.ExitCode() == 0,
+                     &ops,
+                     &summary.faults,
+                     o.concurrency};
+  if (!summary.checker_report.empty()) report.summary_lines.push_back(summary.checker_report);
+  WriteReport(report, dir + "/report.html");
+  std::cout << std::flush;
+  return summary.ExitCode();
+}
+
+}  // namespace kvd::jepsen

@@ -1,0 +1,157 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/summary.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "jepsen/harness/json.h"
+
+namespace kvd::jepsen {
+namespace {
+
+std::string Format(const char* fmt, double a) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, a);
+  return buf;
+}
+
+}  // namespace
+
+void Summary::Count(const std::vector<HistoryOp>& history) {
+  ops = ok = failed = unknown = 0;
+  for (const HistoryOp& op : history) {
+    if (op.worker < 0) continue;  // final reads are reported on their own
+    ops++;
+    if (op.outcome == lincheck::Outcome::kOk) ok++;
+    if (op.outcome == lincheck::Outcome::kFail) failed++;
+    if (op.outcome == lincheck::Outcome::kUnknown) unknown++;
+  }
+}
+
+std::string Summary::Verdict() const {
+  if (!anomalies.empty()) return "anomaly";
+  if (interrupted) return "interrupted";
+  if (!vacuity.empty()) return "vacuous";
+  return "pass";
+}
+
+int Summary::ExitCode() const {
+  if (options->expect_anomaly) return anomalies.empty() ? 1 : 0;
+  if (!anomalies.empty()) return 1;
+  if (interrupted) return 130;
+  if (!vacuity.empty()) return 3;
+  return 0;
+}
+
+std::vector<std::string> Summary::Lines() const {
+  std::vector<std::string> l;
+  l.push_back("verdict: " + Verdict() +
+              (options->expect_anomaly ? (anomalies.empty() ? " (an anomaly was expected: FAIL)"
+                                                            : " (as expected: PASS)")
+                                       : ""));
+  if (options->unsafe_stale_reads) l.push_back("PLANTED BUG: reads are stale local reads");
+  std::string nemeses;
+  for (FaultKind f : options->nemeses)
+    nemeses += std::string(nemeses.empty() ? "" : ",") + FaultName(f);
+  l.push_back(std::string("workload: ") + WorkloadName(options->workload) + ", " +
+              std::to_string(options->nodes) + " nodes, nemesis " +
+              (nemeses.empty() ? "none" : nemeses) + ", " + Format("%.0f s", workload_s) +
+              ", concurrency " + std::to_string(options->concurrency) + ", seed " +
+              std::to_string(options->seed));
+  for (const std::string& u : unavailable) l.push_back("UNAVAILABLE nemesis: " + u);
+  l.push_back("ops: " + std::to_string(ops) + " (ok " + std::to_string(ok) + ", failed " +
+              std::to_string(failed) + ", unknown " + std::to_string(unknown) + ")");
+  l.push_back("ops/s before faults: " + Format("%.1f", ops_per_s_before_faults));
+  int acted = 0;
+  for (const FaultRecord& f : faults) acted += f.acted ? 1 : 0;
+  l.push_back("faults: " + std::to_string(faults.size()) + " injected, " + std::to_string(acted) +
+              " visibly acted, " + std::to_string(leader_changes) + " leader changes observed");
+  l.push_back("after healing: leader n" + std::to_string(leader_after_heal) + ", final reads " +
+              std::to_string(final_reads - final_reads_failed) + "/" + std::to_string(final_reads) +
+              " ok");
+  if (register_result) {
+    const auto& r = *register_result;
+    l.push_back(std::string("register (linearizability, per key): ") +
+                std::string(lincheck::VerdictName(r.verdict)) + ", " +
+                std::to_string(r.ops_checked) + " ops checked over " +
+                std::to_string(r.keys.size()) + " keys, " + Format("%.1f ms", r.elapsed_ms) + ", " +
+                std::to_string(r.states_explored) + " states");
+  }
+  if (set_result) {
+    const auto& s = *set_result;
+    l.push_back(std::string("set: ") + (s.valid() ? "valid" : "invalid") + ", " +
+                std::to_string(s.attempted) + " adds (" + std::to_string(s.acknowledged) + " ok, " +
+                std::to_string(s.failed) + " failed, " + std::to_string(s.unknown) +
+                " unknown of which " + std::to_string(s.unknown_present) + " present), " +
+                std::to_string(s.present) + " present, " + std::to_string(s.lost.size()) +
+                " lost, " + std::to_string(s.unexpected.size()) + " unexpected, " +
+                Format("%.1f ms", s.elapsed_ms));
+  }
+  for (const std::string& a : anomalies) l.push_back("ANOMALY: " + a);
+  for (const std::string& v : vacuity) l.push_back("NOT PROVEN: " + v);
+  l.push_back("output: " + out_dir);
+  return l;
+}
+
+bool Summary::WriteJson(const std::string& path) const {
+  std::ofstream out(path);
+  out << "{\n  \"verdict\": " << JsonString(Verdict())
+      << ",\n  \"workload\": " << JsonString(WorkloadName(options->workload))
+      << ",\n  \"nodes\": " << options->nodes << ",\n  \"nemesis\": [";
+  for (size_t i = 0; i < options->nemeses.size(); ++i) {
+    out << (i ? ", " : "") << JsonString(FaultName(options->nemeses[i]));
+  }
+  out << "],\n  \"unavailable\": [";
+  for (size_t i = 0; i < unavailable.size(); ++i)
+    out << (i ? ", " : "") << JsonString(unavailable[i]);
+  out << "],\n  \"seed\": " << options->seed << ",\n  \"time_s\": " << workload_s
+      << ",\n  \"concurrency\": " << options->concurrency << ",\n  \"ops\": {\"total\": " << ops
+      << ", \"ok\": " << ok << ", \"failed\": " << failed << ", \"unknown\": " << unknown
+      << "},\n  \"ops_per_s_before_faults\": " << ops_per_s_before_faults
+      << ",\n  \"leader_changes\": " << leader_changes << ",\n  \"faults\": [";
+  for (size_t i = 0; i < faults.size(); ++i) {
+    const FaultRecord& f = faults[i];
+    out << (i ? "," : "") << "\n    {\"kind\": " << JsonString(FaultName(f.kind))
+        << ", \"description\": " << JsonString(f.description)
+        << ", \"on_leader\": " << (f.on_leader ? "true" : "false")
+        << ", \"start_s\": " << f.start_ns / 1e9 << ", \"end_s\": " << f.end_ns / 1e9
+        << ", \"injected\": " << (f.injected ? "true" : "false")
+        << ", \"acted\": " << (f.acted ? "true" : "false")
+        << ", \"evidence\": " << JsonString(f.evidence)
+        << ", \"leader_before\": " << f.leader_before << ", \"term_before\": " << f.term_before
+        << ", \"leader_after\": " << f.leader_after << ", \"term_after\": " << f.term_after << "}";
+  }
+  out << "],\n  \"final_reads\": {\"total\": " << final_reads
+      << ", \"failed\": " << final_reads_failed << ", \"leader\": " << leader_after_heal << "}";
+  if (register_result) {
+    const auto& r = *register_result;
+    size_t invalid = 0, unknown_keys = 0;
+    for (const auto& k : r.keys) {
+      invalid += k.verdict == lincheck::Verdict::kInvalid;
+      unknown_keys += k.verdict == lincheck::Verdict::kUnknown;
+    }
+    out << ",\n  \"register\": {\"verdict\": " << JsonString(lincheck::VerdictName(r.verdict))
+        << ", \"ops_checked\": " << r.ops_checked << ", \"keys\": " << r.keys.size()
+        << ", \"invalid_keys\": " << invalid << ", \"unknown_keys\": " << unknown_keys
+        << ", \"states\": " << r.states_explored << ", \"checker_ms\": " << r.elapsed_ms << "}";
+  }
+  if (set_result) {
+    const auto& s = *set_result;
+    out << ",\n  \"set\": {\"valid\": " << (s.valid() ? "true" : "false")
+        << ", \"attempted\": " << s.attempted << ", \"acknowledged\": " << s.acknowledged
+        << ", \"failed\": " << s.failed << ", \"unknown\": " << s.unknown
+        << ", \"unknown_present\": " << s.unknown_present << ", \"present\": " << s.present
+        << ", \"lost\": " << s.lost.size() << ", \"unexpected\": " << s.unexpected.size()
+        << ", \"nodes_not_converged\": " << s.nodes_not_converged.size()
+        << ", \"checker_ms\": " << s.elapsed_ms << "}";
+  }
+  out << ",\n  \"anomalies\": [";
+  for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonString(anomalies[i]);
+  out << "],\n  \"not_proven\": [";
+  for (size_t i = 0; i < vacuity.size(); ++i) out << (i ? ", " : "") << JsonString(vacuity[i]);
+  out << "]\n}\n";
+  return static_cast<bool>(out);
+}
+
+}  // namespace kvd::jepsen

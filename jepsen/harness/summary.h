@@ -1,0 +1,48 @@
+// Copyright (c) kvd authors.
+//
+// Summary: the numbers and verdicts of a run, printed readably and written as summary.json.
+
+#ifndef KVD_JEPSEN_HARNESS_SUMMARY_H_
+#define KVD_JEPSEN_HARNESS_SUMMARY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jepsen/checker/checker.h"
+#include "jepsen/harness/history.h"
+#include "jepsen/harness/nemesis.h"
+#include "jepsen/harness/options.h"
+#include "jepsen/harness/set_check.h"
+
+namespace kvd::jepsen {
+
+struct Summary {
+  const Options* options = nullptr;
+  std::string out_dir;
+  std::vector<std::string> unavailable;  // nemeses that could not run here, with the reason
+  size_t ops = 0, ok = 0, failed = 0, unknown = 0;
+  double workload_s = 0;
+  double ops_per_s_before_faults = 0;
+  std::vector<FaultRecord> faults;
+  int leader_changes = 0;
+  uint64_t leader_after_heal = 0;
+  int final_reads = 0, final_reads_failed = 0;
+  std::optional<lincheck::CheckResult> register_result;
+  std::optional<SetCheckResult> set_result;
+  bool interrupted = false;
+  std::vector<std::string> anomalies;  // the history is not correct
+  std::vector<std::string> vacuity;    // the run did not prove enough
+  std::string checker_report;          // FormatResult() when not valid
+
+  void Count(const std::vector<HistoryOp>& history);
+  int ExitCode() const;
+  std::string Verdict() const;  // "pass" | "anomaly" | "vacuous" | "interrupted"
+  std::vector<std::string> Lines() const;
+  bool WriteJson(const std::string& path) const;
+};
+
+}  // namespace kvd::jepsen
+
+#endif  // KVD_JEPSEN_HARNESS_SUMMARY_H_
