@@ -47,8 +47,6 @@ int ReportFailure(Session& s, const rpc::Result& r, std::string_view key, bool i
 
 // Formatting helpers (kvctl_format.cc).
 std::string JsonString(std::string_view utf8);  // quoted and escaped
-bool IsValidUtf8(std::string_view bytes);
-std::string Base64Encode(std::string_view bytes);
 // "name": value as a JSON member: "name" if the bytes are UTF-8, else "name_base64".
 std::string JsonBytesMember(std::string_view name, std::string_view bytes);
 // For text output and messages: control and invalid bytes as C escapes, valid UTF-8 kept.

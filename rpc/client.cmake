@@ -6,7 +6,7 @@ add_library(kvd_rpc_client STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/client_transport.cc
 )
 target_include_directories(kvd_rpc_client PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(kvd_rpc_client PUBLIC Threads::Threads PRIVATE Boost::json Boost::headers)
+target_link_libraries(kvd_rpc_client PUBLIC kvd_rpc_text Threads::Threads PRIVATE Boost::json Boost::headers)
 
 # Test-only: a scripted Beast HTTP server on an OS-chosen port (used by kvctl_test too).
 add_library(kvd_rpc_client_testing STATIC ${CMAKE_CURRENT_SOURCE_DIR}/client_fake_server.cc)

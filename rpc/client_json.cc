@@ -173,35 +173,4 @@ bool ParseClusterBody(std::string_view body, ClusterStatusResult& r) {
   return true;
 }
 
-bool Base64Decode(std::string_view in, std::string& out) {
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int d;
-    if (c >= 'A' && c <= 'Z') {
-      d = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      d = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      d = c - '0' + 52;
-    } else if (c == '+' || c == '-') {
-      d = 62;
-    } else if (c == '/' || c == '_') {
-      d = 63;
-    } else if (c == '=' || c == '\n' || c == '\r') {
-      continue;
-    } else {
-      return false;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return true;
-}
-
 }  // namespace kvd::rpc

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "rpc/http_client.h"
+#include "rpc/text_codec.h"  // Base64Decode
 
 namespace kvd::rpc {
 
@@ -17,7 +18,5 @@ void ApplyJsonBody(std::string_view body, Result& result);
 bool ParseScanBody(std::string_view body, ScanResult& result);
 // GET /v1/cluster: nodes, shards, node id, directory version (several spellings accepted).
 bool ParseClusterBody(std::string_view body, ClusterStatusResult& result);
-// RFC 4648 base64 (padding optional); nullopt-like false on bad input.
-bool Base64Decode(std::string_view in, std::string& out);
 
 }  // namespace kvd::rpc

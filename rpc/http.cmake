@@ -9,7 +9,7 @@ add_library(kvd_rpc_http STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/http_session.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_url.cc)
 target_include_directories(kvd_rpc_http PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(kvd_rpc_http PUBLIC kvd_proto Boost::json Boost::headers Threads::Threads)
+target_link_libraries(kvd_rpc_http PUBLIC kvd_proto kvd_rpc_text Boost::json Boost::headers Threads::Threads)
 
 add_executable(http_server_test
   ${CMAKE_CURRENT_SOURCE_DIR}/http_codec_test.cc

@@ -13,12 +13,9 @@
 #include <string_view>
 
 #include "kv/service.h"
+#include "rpc/text_codec.h"  // IsValidUtf8, Base64Encode
 
 namespace kvd::rpc {
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-bool IsValidUtf8(std::string_view s);
-std::string Base64Encode(std::string_view in);
 
 // Extra fields of an error body. Each set field appears both inside "error" and at the top level,
 // so that clients reading either body.current_version or body.error.current_version find it.
