@@ -178,11 +178,40 @@ void Node::Impl::Tick() {
   RefreshStatus();
 }
 
+void Node::Impl::SendMessages(std::vector<Work>& work, const MessageFilter& pick) {
+  std::map<uint64_t, kvpb::PeerBatch> frames;  // one frame per destination node, all shards
+  for (auto& w : work) {
+    auto& msgs = w.rd.messages;
+    auto keep = msgs.begin();
+    for (auto it = msgs.begin(); it != msgs.end(); ++it) {
+      if (!pick(*w.r, w.rd, *it)) {
+        if (keep != it) *keep = std::move(*it);
+        ++keep;
+      } else if (it->type() == raftpb::MSG_SNAP) {
+        SendSnapshot(*w.r, std::move(*it));  // streamed in chunks of its own
+      } else {
+        auto* sm = frames[it->to()].add_messages();
+        sm->set_shard(w.r->shard);
+        *sm->mutable_message() = std::move(*it);
+      }
+    }
+    msgs.erase(keep, msgs.end());
+  }
+  Transport* t = transport.load();
+  for (auto& [to, f] : frames) {
+    f.set_from_node(cfg.node_id);
+    f.set_to_node(to);
+    counters.messages_sent += f.messages_size();
+    std::set<uint64_t> shards;
+    for (const auto& sm : f.messages()) shards.insert(sm.shard());
+    if (t == nullptr || !t->Send(std::move(f))) {
+      counters.frames_dropped++;
+      for (uint64_t shard : shards) deferred.push_back({shard, to, false, true});
+    }
+  }
+}
+
 bool Node::Impl::ProcessReadies() {
-  struct Work {
-    Replica* r;
-    raft::Ready rd;
-  };
   std::vector<Work> work;
   for (auto& [shard, r] : replicas) {
     if (r->raw->HasReady()) work.push_back({r.get(), r->raw->GetReady()});
@@ -195,7 +224,15 @@ bool Node::Impl::ProcessReadies() {
   for (auto& w : work) {
     if (w.rd.snapshot) InstallStagedSnapshot(*w.r, *w.rd.snapshot);
   }
-  // 2. Group commit: every shard's snapshot point, entries and hard state in one synced batch.
+  // 2. A leader's appends and heartbeats do not depend on its own log being durable (the leader
+  //    counts itself toward commit only after Advance): send them now, so followers persist in
+  //    parallel with our fsync (Raft thesis §10.2.1).
+  SendMessages(work, [](const Replica& r, const raft::Ready& rd, const raftpb::Message& m) {
+    const auto state = rd.soft_state ? rd.soft_state->state : r.soft.state;
+    return state == raft::StateType::kLeader &&
+           (m.type() == raftpb::MSG_APP || m.type() == raftpb::MSG_HEARTBEAT);
+  });
+  // 3. Group commit: every shard's snapshot point, entries and hard state in one synced batch.
   leveldb::WriteBatch batch;
   bool sync = false;
   uint64_t entries = 0;
@@ -231,33 +268,10 @@ bool Node::Impl::ProcessReadies() {
     counters.persisted_entries += entries;
     for (auto& w : work) w.r->log->Committed();
   }
-  // 3. Send: one frame per destination node for all shards; snapshots are streamed.
-  std::map<uint64_t, kvpb::PeerBatch> frames;
-  for (auto& w : work) {
-    for (auto& m : w.rd.messages) {
-      if (m.type() == raftpb::MSG_SNAP) {
-        SendSnapshot(*w.r, std::move(m));
-        continue;
-      }
-      kvpb::PeerBatch& f = frames[m.to()];
-      auto* sm = f.add_messages();
-      sm->set_shard(w.r->shard);
-      *sm->mutable_message() = std::move(m);
-    }
-  }
-  Transport* t = transport.load();
-  for (auto& [to, f] : frames) {
-    f.set_from_node(cfg.node_id);
-    f.set_to_node(to);
-    counters.messages_sent += f.messages_size();
-    std::set<uint64_t> shards;
-    for (const auto& sm : f.messages()) shards.insert(sm.shard());
-    if (t == nullptr || !t->Send(std::move(f))) {
-      counters.frames_dropped++;
-      for (uint64_t shard : shards) deferred.push_back({shard, to, false, true});
-    }
-  }
-  // 4. Apply, answer, advance.
+  // 4. Everything else goes out once what it depends on is durable.
+  SendMessages(work,
+               [](const Replica&, const raft::Ready&, const raftpb::Message&) { return true; });
+  // 5. Apply, answer, advance.
   for (auto& w : work) {
     Replica& r = *w.r;
     if (w.rd.soft_state) {

@@ -99,6 +99,14 @@ struct Node::Impl {
   std::vector<Deferred> deferred;
 
   // node_driver.cc
+  struct Work {  // one shard's Ready in the current round
+    Replica* r;
+    raft::Ready rd;
+  };
+  using MessageFilter =
+      std::function<bool(const Replica&, const raft::Ready&, const raftpb::Message&)>;
+  // Sends the messages 'pick' selects (removing them from the Readys), batched per node.
+  void SendMessages(std::vector<Work>& work, const MessageFilter& pick);
   void Run();
   void HandleInput(Input& in);
   void HandleBatch(kvpb::PeerBatch& batch);
