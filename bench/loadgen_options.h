@@ -1,0 +1,66 @@
+// Command-line options of kvd_loadgen, the closed-loop HTTP load generator (bench/README.md).
+//
+// A run: N connections, each with exactly one request in flight, spread round-robin over the
+// endpoints; each request picks an operation from the mix and a uniformly random key of a
+// keyspace of K keys. Reads first need the keys to exist, so by default the keyspace is written
+// once ("populate") before the warmup. Only requests that start and finish inside the measured
+// window count.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvd::bench {
+
+enum class Op : uint8_t { kPut = 0, kGet = 1, kGetStale = 2 };
+inline constexpr size_t kOpCount = 3;
+std::string_view OpName(Op op);
+
+// kvd: API v1 (PUT/GET /v1/kv/{key}). etcd: the etcd 3.4 JSON gateway (/v3/kv/put, /v3/kv/range).
+enum class Target { kKvd, kEtcd };
+std::string_view TargetName(Target target);
+
+// Relative weights of the operations, e.g. "put=50,get=50" or just "get-stale".
+struct Mix {
+  std::array<uint32_t, kOpCount> weight{};
+  uint32_t total = 0;
+
+  bool HasReads() const { return weight[1] + weight[2] > 0; }
+  // r is uniform in [0, total).
+  Op Pick(uint32_t r) const;
+  std::string ToString() const;
+};
+// Returns nullopt and sets *error when the text is malformed or all weights are zero.
+std::optional<Mix> ParseMix(std::string_view text, std::string* error);
+
+enum class Populate { kAuto, kSkip, kOnly };
+
+struct Options {
+  Target target = Target::kKvd;
+  std::vector<std::string> endpoints{"127.0.0.1:8080"};  // host:port
+  int connections = 16;
+  int threads = 1;  // event-loop threads; the connections are split between them
+  Mix mix;
+  uint64_t keys = 10000;
+  size_t value_bytes = 100;
+  std::chrono::milliseconds warmup{2000};
+  std::chrono::milliseconds duration{10000};
+  std::chrono::milliseconds request_timeout{5000};   // connect, or write request + read response
+  std::chrono::milliseconds populate_limit{120000};  // cap on the populate phase
+  Populate populate = Populate::kAuto;               // kAuto: when the mix reads
+  uint64_t seed = 1;
+  bool json = false;
+  std::string label;  // copied into the report
+};
+
+// Parses argv. On --help or a bad flag returns nullopt with *exit_code set (0 for --help), after
+// printing to stdout/stderr.
+std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code);
+
+}  // namespace kvd::bench
