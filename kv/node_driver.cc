@@ -329,20 +329,25 @@ void Node::Impl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& en
   // After a restart, entries the state machine already holds come again: their data is skipped,
   // but membership changes must reach the Raft core again.
   const uint64_t held = r.sm->applied().index();
+  // Usually nothing is held already: apply the batch as it is, without copying it.
   std::vector<raftpb::Entry> fresh;
-  for (const auto& e : entries) {
-    if (e.index() > held) {
-      fresh.push_back(e);
-    } else if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
-      raftpb::ConfChange cc;
-      if (cc.ParseFromString(e.data())) r.raw->ApplyConfChange(cc);
+  const bool replay = !entries.empty() && entries.front().index() <= held;
+  if (replay) {
+    for (const auto& e : entries) {
+      if (e.index() > held) {
+        fresh.push_back(e);
+      } else if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+        raftpb::ConfChange cc;
+        if (cc.ParseFromString(e.data())) r.raw->ApplyConfChange(cc);
+      }
     }
   }
+  const std::vector<raftpb::Entry>& to_apply = replay ? fresh : entries;
   std::vector<AppliedCommand> applied;
   raft::Status s = r.sm->Apply(
-      fresh, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, &applied);
+      to_apply, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, &applied);
   KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
-  counters.applied_entries += fresh.size();
+  counters.applied_entries += to_apply.size();
   for (const auto& a : applied) {
     if (a.command.proposer_node() != cfg.node_id) continue;
     auto it = writes.find(a.command.request_id());
