@@ -58,6 +58,11 @@ bool Nemesis::Sleep(double seconds) {
   return !cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stop_; });
 }
 
+bool Nemesis::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
 void Nemesis::HealAll() {
   if (partitioner_ != nullptr && partitioner_->active()) partitioner_->Heal();
   for (int n = 1; n <= cluster_.size(); ++n) {
@@ -170,7 +175,11 @@ void Nemesis::Inject(FaultKind kind) {
   if (rec.leader_after == 0) {
     std::tie(rec.leader_after, rec.term_after) = cluster_.LeaderAndTerm(all);
   }
-  Log("evidence: " + rec.evidence + (rec.acted ? "" : " (FAULT DID NOT VISIBLY ACT)"));
+  rec.cut_short = !rec.acted && Stopping();
+  Log("evidence: " + rec.evidence +
+      (rec.acted       ? ""
+       : rec.cut_short ? " (cut short by the end of the run)"
+                       : " (FAULT DID NOT VISIBLY ACT)"));
 
   // Heal.
   if (kind == FaultKind::kPartition) {

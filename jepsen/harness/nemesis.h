@@ -42,6 +42,7 @@ struct FaultRecord {
   bool injected = false;  // the signal / rules were applied
   bool acted = false;     // the evidence below was observed
   std::string evidence;
+  bool cut_short = false;  // the run ended before the evidence could be collected
 };
 
 class Nemesis {
@@ -58,6 +59,7 @@ class Nemesis {
  private:
   void Run();
   bool Sleep(double seconds);  // false if Stop() interrupted it
+  bool Stopping();
   void Inject(FaultKind kind);
   // Polls until the nodes outside `faulty` report a leader outside `faulty` with a term above
   // record.term_before, for at most `seconds` (or until stopped); fills leader/term_after.

@@ -66,6 +66,9 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
                "checking them as linearizable (the run should then fail)");
   app.add_flag("--expect-anomaly", o.expect_anomaly,
                "Invert the verdict: exit 0 only if an anomaly is found (planted-bug tests)");
+  app.add_option("--kvd-arg", o.kvd_args,
+                 "Extra flag for every kvd, repeatable (e.g. --kvd-arg=--compact-every=50)")
+      ->allow_extra_args(false);
   app.add_option("--checker-budget", o.checker_budget_s, "Checker time budget (s)")
       ->capture_default_str();
   try {

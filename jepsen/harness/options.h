@@ -39,7 +39,9 @@ struct Options {
   // Planted bug, to prove the harness has teeth: reads ask for ?consistency=stale from one node
   // per worker (local state, no ReadIndex) but are recorded and checked as linearizable reads.
   bool unsafe_stale_reads = false;
-  bool expect_anomaly = false;  // exit 0 only if the checker finds an anomaly (for the above)
+  bool expect_anomaly = false;
+  std::vector<std::string> kvd_args;  // extra flags for every kvd (e.g. a planted-bug switch)  //
+                                      // exit 0 only if the checker finds an anomaly (for the above)
 };
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.

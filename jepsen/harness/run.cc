@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "jepsen/harness/local_cluster.h"
@@ -81,11 +83,11 @@ int Run(const Options& o) {
   std::cout << "kvd_jepsen: " << WorkloadName(o.workload) << " on " << o.nodes << " nodes, seed "
             << o.seed << ", output " << dir << std::endl;
 
-  LocalCluster cluster({o.kvd_path,
-                        dir,
-                        o.nodes,
-                        {"--tick-ms", std::to_string(o.tick_ms), "--election-ticks", "10",
-                         "--request-timeout-ms", std::to_string(o.kvd_request_timeout_ms)}});
+  std::vector<std::string> kvd_flags = {
+      "--tick-ms", std::to_string(o.tick_ms), "--election-ticks",
+      "10",        "--request-timeout-ms",    std::to_string(o.kvd_request_timeout_ms)};
+  kvd_flags.insert(kvd_flags.end(), o.kvd_args.begin(), o.kvd_args.end());
+  LocalCluster cluster({o.kvd_path, dir, o.nodes, kvd_flags});
   std::vector<FaultKind> kinds = o.nemeses;
   std::unique_ptr<Partitioner> partitioner;
   if (std::count(kinds.begin(), kinds.end(), FaultKind::kPartition) > 0) {
@@ -184,7 +186,7 @@ int Run(const Options& o) {
     summary.vacuity.push_back("fewer than 5 ok ops/s before the first fault");
   for (const FaultRecord& f : summary.faults) {
     if (f.on_leader && f.acted) summary.leader_changes++;
-    if (!f.acted)
+    if (!f.acted && !f.cut_short)
       summary.vacuity.push_back("fault did not visibly act: " + f.description + " (" + f.evidence +
                                 ")");
   }
@@ -198,7 +200,16 @@ int Run(const Options& o) {
 
   const auto lines = summary.Lines();
   for (const std::string& line : lines) std::cout << line << "\n";
-  if (!summary.checker_report.empty()) std::cout << summary.checker_report << "\n";
+  if (!summary.checker_report.empty()) {
+    // The whole report goes to checker.txt; stdout gets its beginning.
+    std::ofstream(dir + "/checker.txt") << summary.checker_report;
+    std::istringstream report(summary.checker_report);
+    int shown = 0;
+    for (std::string line; std::getline(report, line) && shown < 40; ++shown) {
+      std::cout << line << "\n";
+    }
+    if (shown == 40) std::cout << "... (the rest in " << dir << "/checker.txt)\n";
+  }
   summary.WriteJson(dir + "/summary.json");
   ReportInput report{"kvd jepsen: " + std::string(WorkloadName(o.workload)) + ", " +
                          std::to_string(o.nodes) + " nodes",
@@ -207,7 +218,9 @@ int Run(const Options& o) {
                      &ops,
                      &summary.faults,
                      o.concurrency};
-  if (!summary.checker_report.empty()) report.summary_lines.push_back(summary.checker_report);
+  if (!summary.checker_report.empty()) {
+    report.summary_lines.push_back(summary.checker_report.substr(0, 20000));
+  }
   WriteReport(report, dir + "/report.html");
   std::cout << std::flush;
   return summary.ExitCode();

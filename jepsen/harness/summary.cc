@@ -118,6 +118,7 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"start_s\": " << f.start_ns / 1e9 << ", \"end_s\": " << f.end_ns / 1e9
         << ", \"injected\": " << (f.injected ? "true" : "false")
         << ", \"acted\": " << (f.acted ? "true" : "false")
+        << ", \"cut_short\": " << (f.cut_short ? "true" : "false")
         << ", \"evidence\": " << JsonString(f.evidence)
         << ", \"leader_before\": " << f.leader_before << ", \"term_before\": " << f.term_before
         << ", \"leader_after\": " << f.leader_after << ", \"term_after\": " << f.term_after << "}";
