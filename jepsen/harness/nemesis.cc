@@ -74,7 +74,9 @@ void Nemesis::HealAll() {
 
 void Nemesis::Run() {
   if (!Sleep(options_.warmup_s)) return;
-  for (size_t i = 0;; ++i) {
+  // No fault starts in the last stretch of the run: it could not show that it acted.
+  const double last_start_s = options_.warmup_s + options_.time_s - options_.fault_min_s / 2;
+  for (size_t i = 0; SinceNs(start_) / 1e9 < last_start_s || i == 0; ++i) {
     Inject(kinds_[i % kinds_.size()]);
     std::uniform_real_distribution<double> quiet(options_.fault_min_s / 2,
                                                  options_.fault_max_s / 2);

@@ -132,7 +132,7 @@ void Latency(std::ostream& out, const Scale& s, const ReportInput& in) {
 
 void Throughput(std::ostream& out, const Scale& s, const ReportInput& in) {
   const double top = 10, height = 180;
-  const int buckets = static_cast<int>(std::ceil(s.t_end_s)) + 1;
+  const int buckets = std::max(1, static_cast<int>(std::ceil(s.t_end_s)));
   std::vector<std::vector<int>> count(3, std::vector<int>(buckets, 0));
   for (const HistoryOp& op : *in.ops) {
     const int b = std::min(buckets - 1, static_cast<int>(op.ret_ns / 1'000'000'000));
