@@ -18,7 +18,11 @@ int main(int argc, char** argv) {
   auto options = kvd::jepsen::ParseOptions(argc, argv, &exit_code);
   if (!options) return exit_code;
 
-  // Block the stop signals in every thread; one thread waits for them.
+  // Block the stop signals in every thread; one thread waits for them. A shell starts background
+  // jobs with SIGINT ignored, and an ignored signal is discarded even while blocked: restore the
+  // default so that `kill -INT` reaches sigwait(). SIGHUP stays ignored under nohup.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
