@@ -3,43 +3,20 @@
 #include <cctype>
 #include <cstdio>
 
+#include "rpc/text_codec.h"
+
 namespace kvd::bench {
 namespace http = boost::beast::http;
-
-std::string Base64Encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) |
-                 (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
-    if (rest == 2) n |= static_cast<uint8_t>(bytes[i + 1]) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 Dialect::Dialect(Target target, uint64_t keys, size_t value_bytes) : target_(target), keys_(keys) {
   key_text_.reserve(keys);
   for (uint64_t k = 0; k < keys; ++k) {
-    key_text_.push_back(target == Target::kKvd ? "/v1/kv/" + KeyName(k) : Base64Encode(KeyName(k)));
+    key_text_.push_back(target == Target::kKvd ? "/v1/kv/" + KeyName(k)
+                                               : rpc::Base64Encode(KeyName(k)));
   }
   std::string value(value_bytes, 'v');
   for (size_t i = 0; i < value_bytes; ++i) value[i] = static_cast<char>('a' + i % 26);
-  value_ = target == Target::kKvd ? value : Base64Encode(value);
+  value_ = target == Target::kKvd ? value : rpc::Base64Encode(value);
 }
 
 std::string Dialect::KeyName(uint64_t key) const {

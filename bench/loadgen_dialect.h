@@ -31,8 +31,6 @@ namespace kvd::bench {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 
-std::string Base64Encode(std::string_view bytes);
-
 class Dialect {
  public:
   Dialect(Target target, uint64_t keys, size_t value_bytes);

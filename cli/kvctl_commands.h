@@ -46,7 +46,6 @@ int RunClusterStatus(Session& s);
 int ReportFailure(Session& s, const rpc::Result& r, std::string_view key, bool is_write);
 
 // Formatting helpers (kvctl_format.cc).
-std::string JsonString(std::string_view utf8);  // quoted and escaped
 // "name": value as a JSON member: "name" if the bytes are UTF-8, else "name_base64".
 std::string JsonBytesMember(std::string_view name, std::string_view bytes);
 // For text output and messages: control and invalid bytes as C escapes, valid UTF-8 kept.

@@ -15,41 +15,10 @@ std::string Hex(const char* format, unsigned char c) {
 
 }  // namespace
 
-std::string JsonString(std::string_view utf8) {
-  std::string out = "\"";
-  for (char ch : utf8) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += Hex("\\u%04x", c);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out += "\"";
-  return out;
-}
-
 std::string JsonBytesMember(std::string_view name, std::string_view bytes) {
-  if (rpc::IsValidUtf8(bytes)) return JsonString(name) + ": " + JsonString(bytes);
-  return JsonString(std::string(name) + "_base64") + ": " + JsonString(rpc::Base64Encode(bytes));
+  if (rpc::IsValidUtf8(bytes)) return rpc::JsonQuote(name) + ": " + rpc::JsonQuote(bytes);
+  return rpc::JsonQuote(std::string(name) + "_base64") + ": " +
+         rpc::JsonQuote(rpc::Base64Encode(bytes));
 }
 
 std::string Printable(std::string_view bytes) {

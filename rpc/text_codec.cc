@@ -1,6 +1,7 @@
 #include "rpc/text_codec.h"
 
 #include <cstdint>
+#include <cstdio>
 
 namespace kvd::rpc {
 namespace {
@@ -93,6 +94,39 @@ bool Base64Decode(std::string_view in, std::string& out) {
     }
   }
   return true;
+}
+
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7F) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace kvd::rpc

@@ -14,6 +14,10 @@ namespace kvd::rpc {
 size_t Utf8SequenceLength(std::string_view s, size_t i);
 bool IsValidUtf8(std::string_view s);
 
+// 'text' as a quoted JSON string literal: quotes, backslashes and control characters escaped;
+// other bytes pass through (callers send non-UTF-8 data as base64 instead).
+std::string JsonQuote(std::string_view text);
+
 // Standard base64 with padding (RFC 4648 §4).
 std::string Base64Encode(std::string_view in);
 // Accepts the standard and URL-safe alphabets, with or without padding; false on any other byte.

@@ -27,18 +27,18 @@ bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
   std::ofstream out(path);
   for (const HistoryOp& op : ops) {
     out << "{\"worker\":" << op.worker << ",\"process\":" << op.process
-        << ",\"f\":" << JsonString(op.f) << ",\"key\":" << JsonString(op.key);
+        << ",\"f\":" << JsonQuote(op.f) << ",\"key\":" << JsonQuote(op.key);
     if (op.f != "read" && op.f != "scan") out << ",\"value\":" << JsonOptional(op.value);
     if (op.f == "cas") {
       out << ",\"expected\":" << JsonOptional(op.expected);
       if (op.if_version) out << ",\"if_version\":" << *op.if_version;
     }
-    out << ",\"outcome\":" << JsonString(lincheck::OutcomeName(op.outcome));
+    out << ",\"outcome\":" << JsonQuote(lincheck::OutcomeName(op.outcome));
     if (op.f == "read" && op.outcome == lincheck::Outcome::kOk) {
       out << ",\"result\":" << JsonOptional(op.result);
     }
-    if (!op.error.empty()) out << ",\"error\":" << JsonString(op.error);
-    out << ",\"endpoint\":" << JsonString(op.endpoint) << ",\"call_ns\":" << op.call_ns
+    if (!op.error.empty()) out << ",\"error\":" << JsonQuote(op.error);
+    out << ",\"endpoint\":" << JsonQuote(op.endpoint) << ",\"call_ns\":" << op.call_ns
         << ",\"ret_ns\":" << op.ret_ns << "}\n";
   }
   return static_cast<bool>(out);

@@ -11,43 +11,15 @@
 #include <string>
 #include <string_view>
 
+#include "rpc/text_codec.h"
+
 namespace kvd::jepsen {
 
-// `text` as a quoted JSON string; bytes >= 0x80 pass through (values we write are ASCII).
-inline std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
+// JSON string quoting is the shared codec's (rpc/text_codec.h).
+using rpc::JsonQuote;
 
 inline std::string JsonOptional(const std::optional<std::string>& value) {
-  return value ? JsonString(*value) : "null";
+  return value ? JsonQuote(*value) : "null";
 }
 
 // HTML-escapes text for report.html.

@@ -96,15 +96,15 @@ std::vector<std::string> Summary::Lines() const {
 
 bool Summary::WriteJson(const std::string& path) const {
   std::ofstream out(path);
-  out << "{\n  \"verdict\": " << JsonString(Verdict())
-      << ",\n  \"workload\": " << JsonString(WorkloadName(options->workload))
+  out << "{\n  \"verdict\": " << JsonQuote(Verdict())
+      << ",\n  \"workload\": " << JsonQuote(WorkloadName(options->workload))
       << ",\n  \"nodes\": " << options->nodes << ",\n  \"nemesis\": [";
   for (size_t i = 0; i < options->nemeses.size(); ++i) {
-    out << (i ? ", " : "") << JsonString(FaultName(options->nemeses[i]));
+    out << (i ? ", " : "") << JsonQuote(FaultName(options->nemeses[i]));
   }
   out << "],\n  \"unavailable\": [";
   for (size_t i = 0; i < unavailable.size(); ++i)
-    out << (i ? ", " : "") << JsonString(unavailable[i]);
+    out << (i ? ", " : "") << JsonQuote(unavailable[i]);
   out << "],\n  \"seed\": " << options->seed << ",\n  \"time_s\": " << workload_s
       << ",\n  \"concurrency\": " << options->concurrency << ",\n  \"ops\": {\"total\": " << ops
       << ", \"ok\": " << ok << ", \"failed\": " << failed << ", \"unknown\": " << unknown
@@ -112,16 +112,16 @@ bool Summary::WriteJson(const std::string& path) const {
       << ",\n  \"leader_changes\": " << leader_changes << ",\n  \"faults\": [";
   for (size_t i = 0; i < faults.size(); ++i) {
     const FaultRecord& f = faults[i];
-    out << (i ? "," : "") << "\n    {\"kind\": " << JsonString(FaultName(f.kind))
-        << ", \"description\": " << JsonString(f.description)
+    out << (i ? "," : "") << "\n    {\"kind\": " << JsonQuote(FaultName(f.kind))
+        << ", \"description\": " << JsonQuote(f.description)
         << ", \"on_leader\": " << (f.on_leader ? "true" : "false")
         << ", \"start_s\": " << f.start_ns / 1e9 << ", \"end_s\": " << f.end_ns / 1e9
         << ", \"injected\": " << (f.injected ? "true" : "false")
         << ", \"acted\": " << (f.acted ? "true" : "false")
         << ", \"cut_short\": " << (f.cut_short ? "true" : "false")
-        << ", \"evidence\": " << JsonString(f.evidence)
-        << ", \"leader_before\": " << f.leader_before << ", \"term_before\": " << f.term_before
-        << ", \"leader_after\": " << f.leader_after << ", \"term_after\": " << f.term_after << "}";
+        << ", \"evidence\": " << JsonQuote(f.evidence) << ", \"leader_before\": " << f.leader_before
+        << ", \"term_before\": " << f.term_before << ", \"leader_after\": " << f.leader_after
+        << ", \"term_after\": " << f.term_after << "}";
   }
   out << "],\n  \"final_reads\": {\"total\": " << final_reads
       << ", \"failed\": " << final_reads_failed << ", \"leader\": " << leader_after_heal << "}";
@@ -132,7 +132,7 @@ bool Summary::WriteJson(const std::string& path) const {
       invalid += k.verdict == lincheck::Verdict::kInvalid;
       unknown_keys += k.verdict == lincheck::Verdict::kUnknown;
     }
-    out << ",\n  \"register\": {\"verdict\": " << JsonString(lincheck::VerdictName(r.verdict))
+    out << ",\n  \"register\": {\"verdict\": " << JsonQuote(lincheck::VerdictName(r.verdict))
         << ", \"ops_checked\": " << r.ops_checked << ", \"keys\": " << r.keys.size()
         << ", \"invalid_keys\": " << invalid << ", \"unknown_keys\": " << unknown_keys
         << ", \"states\": " << r.states_explored << ", \"checker_ms\": " << r.elapsed_ms << "}";
@@ -148,9 +148,9 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"checker_ms\": " << s.elapsed_ms << "}";
   }
   out << ",\n  \"anomalies\": [";
-  for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonString(anomalies[i]);
+  for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonQuote(anomalies[i]);
   out << "],\n  \"not_proven\": [";
-  for (size_t i = 0; i < vacuity.size(); ++i) out << (i ? ", " : "") << JsonString(vacuity[i]);
+  for (size_t i = 0; i < vacuity.size(); ++i) out << (i ? ", " : "") << JsonQuote(vacuity[i]);
   out << "]\n}\n";
   return static_cast<bool>(out);
 }
