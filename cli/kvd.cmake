@@ -1,5 +1,15 @@
 find_package(CLI11 CONFIG REQUIRED)
 add_library(kvd_cli_flags STATIC ${CMAKE_CURRENT_SOURCE_DIR}/kvd_flags.cc)
 target_include_directories(kvd_cli_flags PUBLIC ${PROJECT_SOURCE_DIR})
-add_executable(kvd ${CMAKE_CURRENT_SOURCE_DIR}/kvd.cc)
-target_link_libraries(kvd PRIVATE kvd_cli_flags kvd_node kvd_rpc_peer kvd_rpc_http CLI11::CLI11)
+
+# kvd's main is compiled once; linking the object library puts it into the server and into its
+# planted-bug test build.
+add_library(kvd_main OBJECT ${CMAKE_CURRENT_SOURCE_DIR}/kvd.cc)
+target_link_libraries(kvd_main PUBLIC kvd_cli_flags kvd_kv kvd_rpc_peer kvd_rpc_http CLI11::CLI11)
+add_executable(kvd)
+target_link_libraries(kvd PRIVATE kvd_main kvd_node)
+
+# Test only (never installed or started by scripts/): kvd whose linearizable reads skip ReadIndex
+# (kv/node_read_path.cc). The Jepsen suite must report it invalid.
+add_executable(kvd_bug_local_reads)
+target_link_libraries(kvd_bug_local_reads PRIVATE kvd_main kvd_node_bug_local_reads)

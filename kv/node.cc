@@ -182,7 +182,7 @@ ReadResponse StaleGet(Node::Impl& impl, const ReadRequest& req) {
 }  // namespace
 
 void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
-  if (req.stale) {
+  if (ServeFromLocalState(req.stale)) {
     impl_->counters.reads_stale++;
     done(StaleGet(*impl_, req));
     return;
@@ -200,7 +200,7 @@ void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
 
 void Node::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
   const uint64_t shard = impl_->cfg.shards.front();
-  if (req.stale) {
+  if (ServeFromLocalState(req.stale)) {
     ScanResponse resp;
     std::vector<ScanItem> items;
     raft::Status s =

@@ -1,13 +1,27 @@
 # The node host: one driver thread over many shard replicas (kv/node.h). Threads and clocks live
 # here, not in kvd_kv's storage code.
 find_package(Threads REQUIRED)
-add_library(kvd_node STATIC
+add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_driver.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_snapshot.cc
 )
-target_link_libraries(kvd_node PUBLIC kvd_kv Threads::Threads)
+target_link_libraries(kvd_node_common PUBLIC kvd_kv Threads::Threads)
+
+# kvd_add_node_library(<target> [DEFINITIONS...]): the node host with extra definitions for
+# node_read_path.cc, the only file that depends on them. kvd_node (production) has none; the
+# planted-bug variant exists to prove the Jepsen suite catches stale "linearizable" reads.
+function(kvd_add_node_library target)
+  add_library(${target} STATIC ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/node_read_path.cc
+    $<TARGET_OBJECTS:kvd_node_common>)
+  target_link_libraries(${target} PUBLIC kvd_kv Threads::Threads)
+  if(ARGN)
+    target_compile_definitions(${target} PRIVATE ${ARGN})
+  endif()
+endfunction()
+kvd_add_node_library(kvd_node)
+kvd_add_node_library(kvd_node_bug_local_reads KVD_BUG_LOCAL_READS)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc)

@@ -42,6 +42,11 @@ struct ReadInput {
 };
 using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput>;
 
+// Whether a read is answered from this replica's applied state at once, without confirming
+// leadership through ReadIndex: exactly the reads that asked for stale consistency
+// (kv/node_read_path.cc; a planted-bug test build answers every read that way).
+bool ServeFromLocalState(bool stale_requested);
+
 struct Replica {
   uint64_t shard = 0;
   std::unique_ptr<raft::RawNode> raw;

@@ -61,9 +61,6 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
                  "Run without nemeses that cannot work here (e.g. partition without iptables); "
                  "the summary says so")
       ->capture_default_str();
-  app.add_flag("--unsafe-stale-reads", o.unsafe_stale_reads,
-               "Planted bug: serve the workload's reads stale from one node per worker while "
-               "checking them as linearizable (the run should then fail)");
   app.add_flag("--expect-anomaly", o.expect_anomaly,
                "Invert the verdict: exit 0 only if an anomaly is found (planted-bug tests)");
   app.add_option("--kvd-arg", o.kvd_args,

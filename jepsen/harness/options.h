@@ -38,7 +38,6 @@ struct Options {
   double checker_budget_s = 120;
   // Planted bug, to prove the harness has teeth: reads ask for ?consistency=stale from one node
   // per worker (local state, no ReadIndex) but are recorded and checked as linearizable reads.
-  bool unsafe_stale_reads = false;
   bool expect_anomaly = false;
   std::vector<std::string> kvd_args;  // extra flags for every kvd (e.g. a planted-bug switch)  //
                                       // exit 0 only if the checker finds an anomaly (for the above)

@@ -50,7 +50,6 @@ std::vector<std::string> Summary::Lines() const {
               (options->expect_anomaly ? (anomalies.empty() ? " (an anomaly was expected: FAIL)"
                                                             : " (as expected: PASS)")
                                        : ""));
-  if (options->unsafe_stale_reads) l.push_back("PLANTED BUG: reads are stale local reads");
   std::string nemeses;
   for (FaultKind f : options->nemeses)
     nemeses += std::string(nemeses.empty() ? "" : ",") + FaultName(f);

@@ -89,11 +89,6 @@ rpc::HttpClient Workers::MakeClient(int worker) const {
 void Workers::Run(int worker) {
   std::mt19937_64 rng(options_.seed * 1000003 + worker);
   rpc::HttpClient client = MakeClient(worker);
-  // The planted bug reads from one node only, so a lagging or cut-off node keeps serving reads.
-  rpc::ClientOptions pinned = client.options();
-  pinned.endpoints.resize(1);
-  pinned.max_attempts = 1;
-  rpc::HttpClient read_client(pinned);
   int64_t process = worker;
   uint64_t seq = 0;
   // What this worker last learned about a key: its value (nullopt = absent) and version.
@@ -129,8 +124,7 @@ void Workers::Run(int worker) {
       } else {
         op.f = "read";
         op.call_ns = SinceNs(start_);
-        r = options_.unsafe_stale_reads ? read_client.Get(op.key, /*stale=*/true)
-                                        : client.Get(op.key);
+        r = client.Get(op.key);
       }
     }
     op.ret_ns = SinceNs(start_);
