@@ -1,8 +1,8 @@
 // Copyright (c) kvd authors.
 //
 // Unit tests of the harness's pure parts: outcome classification, conversion to checker input,
-// key rotation, and the self-contained report. The runs against real processes are the ctest
-// tests jepsen_* (label integration).
+// key rotation, partition topologies, and the self-contained report. The runs against real
+// processes are the ctest tests jepsen_* (label integration).
 
 #include <gtest/gtest.h>
 
@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "jepsen/checker/checker.h"
 #include "jepsen/harness/history.h"
 #include "jepsen/harness/report.h"
+#include "jepsen/harness/topology.h"
 #include "jepsen/harness/workload.h"
 
 namespace kvd::jepsen {
@@ -128,6 +130,53 @@ TEST(ReportTest, IsSelfContained) {
   EXPECT_EQ(html.find("src="), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);
   std::filesystem::remove(path);
+}
+
+// The nodes `node` can reach under `t`, itself included.
+std::vector<int> Reach(const Topology& t, int node, int n) {
+  std::vector<int> out;
+  for (int b = 1; b <= n; ++b) {
+    if (Connected(t, node, b)) out.push_back(b);
+  }
+  return out;
+}
+
+TEST(TopologyTest, IsolateCutsEveryLinkAcrossAndNoOther) {
+  Topology t = Isolate({2, 4}, 5);
+  EXPECT_EQ(t.cuts, (std::vector<Link>{{1, 2}, {1, 4}, {2, 3}, {2, 5}, {3, 4}, {4, 5}}));
+  EXPECT_TRUE(Connected(t, 2, 4));
+  EXPECT_TRUE(Connected(t, 1, 3));
+  EXPECT_EQ(t.description, "{n2,n4} | {n1,n3,n5}");
+}
+
+// Jepsen's majorities ring: every node reaches a majority, and no two nodes reach the same one.
+TEST(TopologyTest, FiveNodeRingGivesEveryNodeADistinctMajority) {
+  Topology t = Ring({3, 1, 5, 2, 4});
+  std::set<std::vector<int>> majorities;
+  for (int node = 1; node <= 5; ++node) {
+    std::vector<int> reach = Reach(t, node, 5);
+    EXPECT_EQ(reach.size(), 3u) << "n" << node;
+    majorities.insert(reach);
+  }
+  EXPECT_EQ(majorities.size(), 5u);
+  EXPECT_EQ(Reach(t, 3, 5), (std::vector<int>{1, 3, 4}));  // its ring neighbours
+  EXPECT_EQ(CutOffFrom(t, 3, 5), (std::vector<int>{2, 5}));
+  EXPECT_EQ(t.description, "ring n3-n1-n5-n2-n4-n3");
+}
+
+TEST(TopologyTest, BridgeNodeReachesBothHalvesThatCannotReachEachOther) {
+  Topology t = Bridge({1, 4}, 2, {3, 5});
+  EXPECT_EQ(Reach(t, 2, 5), (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(Reach(t, 1, 5), (std::vector<int>{1, 2, 4}));  // a majority through the bridge
+  EXPECT_EQ(CutOffFrom(t, 4, 5), (std::vector<int>{3, 5}));
+  EXPECT_EQ(t.description, "bridge {n1,n4} - n2 - {n3,n5}");
+}
+
+TEST(TopologyTest, ThreeNodeRingIsABridge) {
+  Topology t = Ring({2, 3, 1});
+  EXPECT_EQ(t.cuts, (std::vector<Link>{{1, 2}}));
+  EXPECT_EQ(t.description, "bridge {n2} - n3 - {n1}");
+  for (int node = 1; node <= 3; ++node) EXPECT_GE(Reach(t, node, 3).size(), 2u);
 }
 
 }  // namespace

@@ -2,14 +2,19 @@
 //
 // Nemesis: injects faults into a LocalCluster on a schedule, from its own thread. After a
 // fault-free warmup it repeats: pick the next fault kind (round-robin over the requested ones),
-// pick a target (the current leader half of the time, else a random node; partitions isolate one
-// node, the leader, or for 5 nodes a minority that holds the leader), hold the fault, heal it,
-// stay quiet, and so on until Stop().
+// pick a target, hold the fault, heal it, stay quiet, and so on until Stop(). Targets:
+//   kill, pause   the current leader every other time (the first included), else a random node;
+//   partition     isolate that node, or (5 nodes, half the time) a minority holding the leader;
+//   ring          a random cycle through every node (topology.h), the leader in it as any node;
+//   bridge        the leader at one end, a random follower as the bridge;
+//   loss, delay   every peer link (iptables statistic drops; tc netem).
 //
-// Every fault records evidence that it acted: for a fault on the leader, a new leader (another
-// node, higher term) reported by the rest of the cluster; otherwise the process died (kill), the
-// kernel reported it stopped (pause), or the isolated node fell behind the leader's applied
-// index (partition). The log goes to nemesis.log as it happens.
+// Every fault records evidence that it acted: for a fault that takes the leader away, a new
+// leader (another node, higher term) reported by the rest of the cluster; the process died
+// (kill); the kernel reported it stopped (pause); a node cut off from the leader fell behind the
+// leader's applied index, or the leadership changed (partition, ring, bridge); the rules dropped
+// packets (loss); packets went through the delaying qdisc (delay). The log goes to nemesis.log as
+// it happens.
 //
 // Thread-safety: Start/Stop/HealAll/records from the controlling thread.
 
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "jepsen/harness/local_cluster.h"
+#include "jepsen/harness/netem.h"
 #include "jepsen/harness/options.h"
 #include "jepsen/harness/partitioner.h"
 #include "jepsen/harness/workload.h"
@@ -34,7 +40,7 @@ namespace kvd::jepsen {
 
 struct FaultRecord {
   FaultKind kind = FaultKind::kKill;
-  std::string description;  // e.g. "kill leader n2", "partition {n1,n2} | {n3,n4,n5}"
+  std::string description;  // e.g. "kill -9 leader n2", "partition {n1,n2} | {n3,n4,n5}"
   std::vector<int> targets;
   bool on_leader = false;  // the fault hit the node that led before it
   uint64_t leader_before = 0, term_before = 0, leader_after = 0, term_after = 0;
@@ -48,7 +54,8 @@ struct FaultRecord {
 class Nemesis {
  public:
   Nemesis(const Options& options, std::vector<FaultKind> kinds, LocalCluster& cluster,
-          Partitioner* partitioner, Clock::time_point start, const std::string& log_path);
+          Partitioner* partitioner, Netem* netem, Clock::time_point start,
+          const std::string& log_path);
   ~Nemesis();
   void Start();
   void Stop();     // ends the current fault (healing it) and joins
@@ -61,6 +68,11 @@ class Nemesis {
   bool Sleep(double seconds);  // false if Stop() interrupted it
   bool Stopping();
   void Inject(FaultKind kind);
+  // Applies a network fault; fills description, targets, on_leader, injected, and `watch` with
+  // the nodes expected to fall behind the leader while it lasts.
+  void InjectNetwork(FaultKind kind, int node, FaultRecord& rec, std::vector<int>& watch);
+  // After holding a network fault that left the leader in place: did it visibly act?
+  void NetworkEvidence(FaultKind kind, const std::vector<int>& watch, FaultRecord& rec);
   // Polls until the nodes outside `faulty` report a leader outside `faulty` with a term above
   // record.term_before, for at most `seconds` (or until stopped); fills leader/term_after.
   bool AwaitNewLeader(const std::vector<int>& faulty, double seconds, FaultRecord& record);
@@ -68,7 +80,8 @@ class Nemesis {
   const Options& options_;
   const std::vector<FaultKind> kinds_;
   LocalCluster& cluster_;
-  Partitioner* partitioner_;  // null when partitions are unavailable
+  Partitioner* partitioner_;  // null when iptables faults are unavailable
+  Netem* netem_;              // null when delay is unavailable
   const Clock::time_point start_;
   std::ofstream log_;
   std::mt19937_64 rng_;

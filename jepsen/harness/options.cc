@@ -18,8 +18,21 @@ const char* FaultName(FaultKind f) {
       return "pause";
     case FaultKind::kPartition:
       return "partition";
+    case FaultKind::kRing:
+      return "ring";
+    case FaultKind::kBridge:
+      return "bridge";
+    case FaultKind::kLoss:
+      return "loss";
+    case FaultKind::kDelay:
+      return "delay";
   }
   return "?";
+}
+
+bool UsesIptables(FaultKind f) {
+  return f == FaultKind::kPartition || f == FaultKind::kRing || f == FaultKind::kBridge ||
+         f == FaultKind::kLoss;
 }
 
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
@@ -32,7 +45,8 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--workload", workload, "register | set")
       ->check(CLI::IsMember({"register", "set"}))
       ->capture_default_str();
-  app.add_option("--nemesis", nemesis, "none, or a comma-separated subset of kill,pause,partition")
+  app.add_option("--nemesis", nemesis,
+                 "none, or a comma-separated subset of kill,pause,partition,ring,bridge,loss,delay")
       ->capture_default_str();
   app.add_option("--time", o.time_s, "Seconds of workload under faults")
       ->check(CLI::Range(1.0, 86400.0))
@@ -61,6 +75,13 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
                  "Run without nemeses that cannot work here (e.g. partition without iptables); "
                  "the summary says so")
       ->capture_default_str();
+  app.add_option("--loss-probability", o.loss_probability,
+                 "loss: probability that a peer packet is dropped")
+      ->check(CLI::Range(0.01, 1.0))
+      ->capture_default_str();
+  app.add_option("--delay-ms", o.delay_ms, "delay: added to every peer packet (jitter: half)")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   app.add_flag("--expect-anomaly", o.expect_anomaly,
                "Invert the verdict: exit 0 only if an anomaly is found (planted-bug tests)");
   app.add_option("--kvd-arg", o.kvd_args,
@@ -78,19 +99,18 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   std::stringstream in(nemesis);
   for (std::string part; std::getline(in, part, ',');) {
     if (part == "none" || part.empty()) continue;
-    FaultKind f;
-    if (part == "kill") {
-      f = FaultKind::kKill;
-    } else if (part == "pause") {
-      f = FaultKind::kPause;
-    } else if (part == "partition") {
-      f = FaultKind::kPartition;
-    } else {
+    std::optional<FaultKind> f;
+    for (FaultKind k :
+         {FaultKind::kKill, FaultKind::kPause, FaultKind::kPartition, FaultKind::kRing,
+          FaultKind::kBridge, FaultKind::kLoss, FaultKind::kDelay}) {
+      if (part == FaultName(k)) f = k;
+    }
+    if (!f) {
       std::fprintf(stderr, "--nemesis: unknown fault '%s'\n", part.c_str());
       *exit_code = 2;
       return std::nullopt;
     }
-    o.nemeses.push_back(f);
+    o.nemeses.push_back(*f);
   }
   if (o.fault_max_s < o.fault_min_s || o.fault_min_s < 1) {
     std::fprintf(stderr, "--fault-min/--fault-max: need 1 <= min <= max\n");

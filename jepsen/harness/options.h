@@ -13,9 +13,14 @@
 namespace kvd::jepsen {
 
 enum class Workload { kRegister, kSet };
-enum class FaultKind { kKill, kPause, kPartition };
+// kill -9 / SIGSTOP a node; partition: isolate a node, the leader, or a minority holding the
+// leader; ring and bridge: overlapping majorities (topology.h); loss: drop a fraction of peer
+// packets; delay: tc netem on peer packets.
+enum class FaultKind { kKill, kPause, kPartition, kRing, kBridge, kLoss, kDelay };
 const char* WorkloadName(Workload w);
 const char* FaultName(FaultKind f);
+// Faults made with iptables (Partitioner), and with tc (Netem).
+bool UsesIptables(FaultKind f);
 
 struct Options {
   int nodes = 3;
@@ -36,11 +41,11 @@ struct Options {
   int tick_ms = 50;
   bool skip_unavailable = false;  // run without a nemesis that cannot run here (reported)
   double checker_budget_s = 120;
-  // Planted bug, to prove the harness has teeth: reads ask for ?consistency=stale from one node
-  // per worker (local state, no ReadIndex) but are recorded and checked as linearizable reads.
+  double loss_probability = 0.2;  // loss: each peer packet is dropped with this probability
+  int delay_ms = 100;             // delay: each peer packet waits this long, ± half of it
+  // Exit 0 only if an anomaly is found: proves a planted-bug build of kvd is caught.
   bool expect_anomaly = false;
-  std::vector<std::string> kvd_args;  // extra flags for every kvd (e.g. a planted-bug switch)  //
-                                      // exit 0 only if the checker finds an anomaly (for the above)
+  std::vector<std::string> kvd_args;  // extra flags for every kvd
 };
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -84,26 +85,58 @@ bool Partitioner::Setup(std::string* error) {
   return true;
 }
 
-bool Partitioner::Isolate(const std::vector<int>& side) {
+bool Partitioner::DropBetween(int a, int b, const std::vector<std::string>& match) {
+  const std::string ports =
+      std::to_string(peer_ports_[a - 1]) + "," + std::to_string(peer_ports_[b - 1]);
+  const std::string ip_a = "127.0.0." + std::to_string(a);
+  const std::string ip_b = "127.0.0." + std::to_string(b);
+  bool ok = true;
+  for (const auto& [src, dst] : {std::pair{ip_a, ip_b}, std::pair{ip_b, ip_a}}) {
+    std::vector<std::string> rule = {"-A", chain_, "-s", src,         "-d",      dst,
+                                     "-p", "tcp",  "-m", "multiport", "--ports", ports};
+    rule.insert(rule.end(), match.begin(), match.end());
+    rule.insert(rule.end(), {"-j", "DROP"});
+    ok = Iptables(rule) && ok;
+  }
+  return ok;
+}
+
+bool Partitioner::Cut(const Topology& topology) {
   if (!set_up_ || !Heal()) return false;
+  bool ok = true;
+  for (const auto& [a, b] : topology.cuts) ok = DropBetween(a, b, {}) && ok;
+  return ok;
+}
+
+bool Partitioner::Lossy(double probability) {
+  if (!set_up_ || !Heal()) return false;
+  char p[32];
+  std::snprintf(p, sizeof(p), "%.4f", probability);
   const int n = static_cast<int>(peer_ports_.size());
-  auto in_side = [&](int node) { return std::find(side.begin(), side.end(), node) != side.end(); };
   bool ok = true;
   for (int a = 1; a <= n; ++a) {
-    for (int b = 1; b <= n; ++b) {
-      if (a == b || !in_side(a) || in_side(b)) continue;
-      const std::string ports =
-          std::to_string(peer_ports_[a - 1]) + "," + std::to_string(peer_ports_[b - 1]);
-      const std::string ip_a = "127.0.0." + std::to_string(a);
-      const std::string ip_b = "127.0.0." + std::to_string(b);
-      for (const auto& [src, dst] : {std::pair{ip_a, ip_b}, std::pair{ip_b, ip_a}}) {
-        ok = Iptables({"-A", chain_, "-s", src, "-d", dst, "-p", "tcp", "-m", "multiport",
-                       "--ports", ports, "-j", "DROP"}) &&
-             ok;
-      }
+    for (int b = a + 1; b <= n; ++b) {
+      ok = DropBetween(a, b, {"-m", "statistic", "--mode", "random", "--probability", p}) && ok;
     }
   }
   return ok;
+}
+
+int64_t Partitioner::DroppedPackets() {
+  std::string listing;
+  if (!set_up_ || RunQuiet({"iptables", "-w", "5", "-L", chain_, "-v", "-x", "-n"}, &listing) != 0)
+    return -1;
+  // Two header lines, then one line per rule whose first column is its packet count.
+  std::istringstream in(listing);
+  int64_t total = 0;
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (++line_no <= 2) continue;
+    std::istringstream fields(line);
+    int64_t packets = 0;
+    if (fields >> packets) total += packets;
+  }
+  return total;
 }
 
 bool Partitioner::Heal() { return !set_up_ || Iptables({"-F", chain_}); }
