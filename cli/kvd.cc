@@ -1,8 +1,10 @@
 // kvd: one node of a kvd cluster. Parses flags, opens the node's stores, starts the peer
 // transport, the node's driver and the HTTP front end, and runs until SIGINT or SIGTERM.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -13,6 +15,23 @@
 #include "rpc/peer_transport.h"
 
 namespace {
+
+// Writes one log line to stderr, stamped with the UTC time to the millisecond.
+void LogLine(std::string_view component, std::string_view line) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char stamp[80];
+  std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(ms.count()));
+  std::string out =
+      std::string(stamp) + " " + std::string(component) + ": " + std::string(line) + "\n";
+  std::cerr << out << std::flush;
+}
 
 int Fail(const std::string& message) {
   std::cerr << "kvd: " << message << "\n";
@@ -78,6 +97,7 @@ int main(int argc, char** argv) {
 
   cfg.node_id = id;
   cfg.data_dir = data_dir;
+  cfg.log = [](std::string_view line) { LogLine("kvd raft", line); };
   for (const auto& [node, address] : *peers) {
     cfg.members.push_back({node, address, http_peers.count(node) ? http_peers[node] : "", false});
   }
@@ -96,7 +116,7 @@ int main(int argc, char** argv) {
 
   kvd::kv::Node* node_ptr = node.get();
   kvd::rpc::PeerTransportOptions peer_options;
-  peer_options.log = [](std::string_view line) { std::cerr << "kvd peer: " << line << "\n"; };
+  peer_options.log = [](std::string_view line) { LogLine("kvd peer", line); };
   kvd::rpc::PeerTransport transport(
       id, peer_listen, *peers,
       [node_ptr](kvd::kvpb::PeerBatch batch) { node_ptr->Deliver(std::move(batch)); },
@@ -109,19 +129,19 @@ int main(int argc, char** argv) {
   http.port = http_address->port;
   http.max_body_bytes = max_value_bytes;
   http.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 1000);
-  http.log = [](std::string_view line) { std::cerr << "kvd http: " << line << "\n"; };
+  http.log = [](std::string_view line) { LogLine("kvd http", line); };
   kvd::rpc::HttpServer server(*node, http);
   if (!server.Start(&error)) {
     node->Stop();
     return Fail("HTTP server on " + http_listen + ": " + error);
   }
-  std::cerr << "kvd: node " << id << " serving HTTP on " << http_address->host << ":"
-            << server.port() << ", peers on " << transport.listen_address() << ", data in "
-            << data_dir << "\n";
+  LogLine("kvd", "node " + std::to_string(id) + " serving HTTP on " + http_address->host + ":" +
+                     std::to_string(server.port()) + ", peers on " + transport.listen_address() +
+                     ", data in " + data_dir);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  std::cerr << "kvd: node " << id << " stopping (signal " << sig << ")\n";
+  LogLine("kvd", "node " + std::to_string(id) + " stopping (signal " + std::to_string(sig) + ")");
   server.Stop();
   node->Stop();
   transport.Stop();

@@ -23,10 +23,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -53,6 +55,9 @@ struct NodeConfig {
   size_t snapshot_chunk_bytes = 1 << 20;
   int64_t session_ttl_ms = 10 * 60 * 1000;
   uint64_t random_seed = 0;  // 0: derived from the node id and the clock
+  // One line per change of a replica's role or leader (e.g. "shard 1: follower, term 3, leader
+  // n2"), called on the driver thread; may be empty.
+  std::function<void(std::string_view line)> log;
 };
 
 class Node final : public KvService {

@@ -1,6 +1,7 @@
 // The driver loop of kv::Node: the only place where the node's threads, clock, disks and network
 // meet Raft (STYLE.md 2). See node.h for the round structure and the outcome rules.
 #include <chrono>
+#include <ctime>
 
 #include "kv/node_impl.h"
 #include "raft/check.h"
@@ -218,12 +219,14 @@ bool Node::Impl::ProcessReadies() {
   }
   if (work.empty()) return false;
   counters.rounds++;
+  RoundPhases phases(Clock::now());
 
   // 1. An incoming snapshot replaces the state machine first (kvdb, synced), so that a crash can
   //    never leave raftdb claiming a snapshot whose data kvdb lacks.
   for (auto& w : work) {
     if (w.rd.snapshot) InstallStagedSnapshot(*w.r, *w.rd.snapshot);
   }
+  phases.Mark("installing a snapshot");
   // 2. A leader's appends and heartbeats do not depend on its own log being durable (the leader
   //    counts itself toward commit only after Advance): send them now, so followers persist in
   //    parallel with our fsync (Raft thesis §10.2.1).
@@ -232,6 +235,7 @@ bool Node::Impl::ProcessReadies() {
     return state == raft::StateType::kLeader &&
            (m.type() == raftpb::MSG_APP || m.type() == raftpb::MSG_HEARTBEAT);
   });
+  phases.Mark("sending appends");
   // 3. Group commit: every shard's snapshot point, entries and hard state in one synced batch.
   leveldb::WriteBatch batch;
   bool sync = false;
@@ -268,9 +272,11 @@ bool Node::Impl::ProcessReadies() {
     counters.persisted_entries += entries;
     for (auto& w : work) w.r->log->Committed();
   }
+  phases.Mark("writing " + std::to_string(entries) + " log entries");
   // 4. Everything else goes out once what it depends on is durable.
   SendMessages(work,
                [](const Replica&, const raft::Ready&, const raftpb::Message&) { return true; });
+  phases.Mark("sending");
   // 5. Apply, answer, advance.
   for (auto& w : work) {
     Replica& r = *w.r;
@@ -294,6 +300,11 @@ bool Node::Impl::ProcessReadies() {
         }
       }
       r.soft = *w.rd.soft_state;
+      if (cfg.log) {
+        cfg.log("shard " + std::to_string(r.shard) + ": " + raft::StateName(r.soft.state) +
+                ", term " + std::to_string(r.raw->GetStatus().hard_state.term()) + ", leader " +
+                (r.soft.lead != 0 ? "n" + std::to_string(r.soft.lead) : "unknown"));
+      }
     }
     if (!w.rd.committed_entries.empty()) ApplyCommitted(r, w.rd.committed_entries);
     for (const auto& rs : w.rd.read_states) {
@@ -315,7 +326,12 @@ bool Node::Impl::ProcessReadies() {
     }
   }
   deferred.clear();
+  size_t committed = 0;
+  for (const auto& w : work) committed += w.rd.committed_entries.size();
+  phases.Mark("applying " + std::to_string(committed) + " entries");
   for (auto& w : work) MaybeCompact(*w.r);
+  phases.Mark("compacting");
+  LogIfSlow(phases);
   if (std::any_of(work.begin(), work.end(), [](const Work& w) { return w.rd.soft_state; })) {
     RefreshStatus();
   }
@@ -323,6 +339,41 @@ bool Node::Impl::ProcessReadies() {
     if (r->raw->HasReady()) return true;
   }
   return false;
+}
+
+namespace {
+
+int64_t ThreadCpuMicros() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+}  // namespace
+
+RoundPhases::RoundPhases(std::chrono::steady_clock::time_point now)
+    : start(now), last(now), cpu_start_micros(ThreadCpuMicros()) {}
+
+int64_t RoundPhases::CpuMicros() const { return ThreadCpuMicros() - cpu_start_micros; }
+
+void RoundPhases::Mark(std::string phase) {
+  const auto now = std::chrono::steady_clock::now();
+  micros.emplace_back(std::move(phase),
+                      std::chrono::duration_cast<std::chrono::microseconds>(now - last).count());
+  last = now;
+}
+
+void Node::Impl::LogIfSlow(const RoundPhases& phases) {
+  // Half an election timeout without ticking or answering peers risks needless elections.
+  const int64_t micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(phases.last - phases.start).count();
+  if (!cfg.log || micros < int64_t{500} * cfg.tick_ms * cfg.election_ticks) return;
+  std::string line = "slow round: " + std::to_string(micros / 1000) + " ms (";
+  for (size_t i = 0; i < phases.micros.size(); ++i) {
+    line += (i ? ", " : "") + phases.micros[i].first + " " +
+            std::to_string(phases.micros[i].second / 1000) + " ms";
+  }
+  cfg.log(line + "; on CPU " + std::to_string(phases.CpuMicros() / 1000) + " ms)");
 }
 
 void Node::Impl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries) {

@@ -63,6 +63,16 @@ struct Replica {
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };
 
+// Where one driver round's time went, phase by phase (for the slow-round log).
+struct RoundPhases {
+  explicit RoundPhases(std::chrono::steady_clock::time_point now);
+  void Mark(std::string phase);  // the time since the previous mark was spent on `phase`
+  int64_t CpuMicros() const;     // the driver thread's CPU time since construction
+  std::chrono::steady_clock::time_point start, last;
+  int64_t cpu_start_micros = 0;
+  std::vector<std::pair<std::string, int64_t>> micros;
+};
+
 struct Counters {
   std::atomic<uint64_t> rounds{0}, fsyncs{0}, fsync_micros{0}, persisted_entries{0};
   std::atomic<uint64_t> proposals{0}, writes_ok{0}, writes_failed{0}, writes_unknown{0};
@@ -120,6 +130,8 @@ struct Node::Impl {
   bool LeaderUnreachable(const Replica& r) const;
   void Tick();
   bool ProcessReadies();
+  // Logs a round that took half an election timeout or more (cfg.log), with where it went.
+  void LogIfSlow(const RoundPhases& phases);
   void ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries);
   void ServeReads(Replica& r);
   void ServeRead(Replica& r, PendingRead& read);

@@ -56,6 +56,11 @@ void Node::Impl::SendSnapshot(Replica& r, raftpb::Message m) {
   sent = sent && t->Send(std::move(last));
   counters.snapshots_sent++;
   r.snapshot_sent_tick[to] = ticks;
+  if (cfg.log) {
+    cfg.log("shard " + std::to_string(r.shard) + ": sent a snapshot at index " +
+            std::to_string(image.index()) + " to n" + std::to_string(to) + " in " +
+            std::to_string(chunks.size()) + " chunks" + (sent ? "" : " (a frame was dropped)"));
+  }
   if (!sent) deferred.push_back({r.shard, to, true, true});
 }
 
@@ -99,6 +104,10 @@ void Node::Impl::InstallStagedSnapshot(Replica& r, const raftpb::Snapshot& snaps
   r.staged_complete = false;
   r.last_compacted = snapshot.metadata().index();
   counters.snapshots_installed++;
+  if (cfg.log) {
+    cfg.log("shard " + std::to_string(r.shard) + ": installed a snapshot at index " +
+            std::to_string(snapshot.metadata().index()));
+  }
 }
 
 void Node::Impl::RetryStuckSnapshots(Replica& r) {

@@ -25,6 +25,7 @@ struct Progress {
   uint64_t pending_snapshot = 0;     // index of the snapshot in flight (kSnapshot)
   bool recent_active = false;        // heard from within the last election timeout (CheckQuorum)
   bool msg_app_flow_paused = false;  // kProbe: one message is already in flight
+  uint64_t probe_sent_tick = 0;      // kProbe: the leader's tick when it was sent
   Inflights inflights;
   bool is_learner = false;
 

@@ -152,6 +152,7 @@ bool Raft::Promotable() const {
 // ---- Time --------------------------------------------------------------------------------------
 
 void Raft::Tick() {
+  ++ticks_;
   if (state_ == StateType::kLeader) {
     TickHeartbeat();
   } else {

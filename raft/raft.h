@@ -126,6 +126,7 @@ class Raft {
 
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
+  uint64_t ticks_ = 0;  // every tick since start (monotonic; paces probes)
   int randomized_election_timeout_ = 0;
   const int election_timeout_;
   const int heartbeat_timeout_;

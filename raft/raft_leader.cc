@@ -149,6 +149,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
     if (m.entries_size() > 0) {
       pr.SentEntries(m.entries_size(), bytes, m.entries(m.entries_size() - 1).index());
     }
+    if (pr.state == ProgressState::kProbe) pr.probe_sent_tick = ticks_;
     Send(std::move(m));
     return true;
   }
@@ -243,7 +244,13 @@ void Raft::HandleAppendResponse(const raftpb::Message& m, Progress& pr) {
 
 void Raft::HandleHeartbeatResponse(const raftpb::Message& m, Progress& pr) {
   pr.recent_active = true;
-  pr.msg_app_flow_paused = false;
+  // A probe whose answer is missing is resent at most once per heartbeat interval (as etcd
+  // documents), however many heartbeats ReadIndex rounds add: each probe can carry a whole
+  // message of entries, and resending it on every read round's response swamped a lagging
+  // follower and stalled this leader long enough for needless elections.
+  if (pr.state != ProgressState::kProbe || ticks_ >= pr.probe_sent_tick + heartbeat_timeout_) {
+    pr.msg_app_flow_paused = false;
+  }
   if (pr.match < log_.LastIndex() || pr.state == ProgressState::kProbe) {
     if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) {
       // The window may be full of appends that were all lost; then no ack would ever free it and

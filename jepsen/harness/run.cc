@@ -50,16 +50,27 @@ class EmergencyScope {
   }
 };
 
-// Drops from `kinds` the ones `unavailable` says cannot run here, noting why in the summary.
-void DropKinds(std::vector<FaultKind>& kinds, bool (*unavailable)(FaultKind),
-               const std::string& error, Summary& summary) {
-  for (FaultKind f : kinds) {
-    if (unavailable(f)) summary.unavailable.push_back(std::string(FaultName(f)) + ": " + error);
-  }
-  kinds.erase(std::remove_if(kinds.begin(), kinds.end(), unavailable), kinds.end());
-}
-
 bool IsDelay(FaultKind f) { return f == FaultKind::kDelay; }
+
+// Sets up the network-fault tool T (Partitioner or Netem) if any of `kinds` needs it. If it
+// cannot work here, either fails the run (*fatal) or, with --skip-unavailable, drops those kinds
+// and notes why in the summary; returns null then.
+template <typename T>
+std::unique_ptr<T> SetUpTool(const char* what, bool (*needs)(FaultKind), const Options& o,
+                             const std::vector<uint16_t>& peer_ports,
+                             std::vector<FaultKind>& kinds, Summary& summary, bool* fatal) {
+  if (std::none_of(kinds.begin(), kinds.end(), needs)) return nullptr;
+  auto tool = std::make_unique<T>(peer_ports);
+  std::string error;
+  if (tool->Setup(&error)) return tool;
+  std::cerr << "kvd_jepsen: " << what << " unavailable: " << error << std::endl;
+  *fatal = !o.skip_unavailable;
+  for (FaultKind f : kinds) {
+    if (needs(f)) summary.unavailable.push_back(std::string(FaultName(f)) + ": " + error);
+  }
+  kinds.erase(std::remove_if(kinds.begin(), kinds.end(), needs), kinds.end());
+  return nullptr;
+}
 
 std::string DefaultOutDir() {
   char stamp[32];
@@ -107,28 +118,11 @@ int Run(const Options& o) {
   std::vector<FaultKind> kinds = o.nemeses;
   std::vector<uint16_t> ports;
   for (int i = 1; i <= o.nodes; ++i) ports.push_back(cluster.PeerPort(i));
-  std::unique_ptr<Partitioner> partitioner;
-  if (std::any_of(kinds.begin(), kinds.end(), UsesIptables)) {
-    partitioner = std::make_unique<Partitioner>(ports);
-    std::string error;
-    if (!partitioner->Setup(&error)) {
-      std::cerr << "kvd_jepsen: iptables nemeses unavailable: " << error << std::endl;
-      if (!o.skip_unavailable) return 2;
-      DropKinds(kinds, UsesIptables, error, summary);
-      partitioner.reset();
-    }
-  }
-  std::unique_ptr<Netem> netem;
-  if (std::any_of(kinds.begin(), kinds.end(), IsDelay)) {
-    netem = std::make_unique<Netem>(ports);
-    std::string error;
-    if (!netem->Setup(&error)) {
-      std::cerr << "kvd_jepsen: delay nemesis unavailable: " << error << std::endl;
-      if (!o.skip_unavailable) return 2;
-      DropKinds(kinds, IsDelay, error, summary);
-      netem.reset();
-    }
-  }
+  bool fatal = false;
+  auto partitioner = SetUpTool<Partitioner>("iptables nemeses", UsesIptables, o, ports, kinds,
+                                            summary, &fatal);
+  auto netem = SetUpTool<Netem>("delay nemesis", IsDelay, o, ports, kinds, summary, &fatal);
+  if (fatal) return 2;
   if (!o.nemeses.empty() && kinds.empty()) {
     std::cerr << "kvd_jepsen: none of the requested nemeses can run here" << std::endl;
     return 2;
