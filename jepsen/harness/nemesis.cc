@@ -192,28 +192,42 @@ void Nemesis::NetworkEvidence(FaultKind kind, const std::vector<int>& watch, Fau
     rec.evidence = std::to_string(dropped) + " peer packets dropped";
     return;
   }
-  auto [now_leader, term] = cluster_.LeaderAndTerm(all);
-  if (term > rec.term_before && now_leader != rec.leader_before) {
-    rec.acted = true;
-    rec.evidence =
-        "leadership moved to n" + std::to_string(now_leader) + " term " + std::to_string(term);
-  }
-  const NodeView lead = now_leader != 0 ? cluster_.View(static_cast<int>(now_leader)) : NodeView{};
-  for (int node : watch) {
-    if (rec.acted || node == static_cast<int>(now_leader)) continue;
-    const NodeView behind = cluster_.View(node);
-    if (behind.answered && lead.answered && behind.applied_index < lead.applied_index) {
+  std::string silent;  // nodes that did not answer the status request
+  // A status request can time out on a busy machine: look up to three times.
+  for (int attempt = 0; attempt < 3 && !rec.acted; ++attempt) {
+    if (attempt > 0 && !Sleep(0.2)) break;
+    silent.clear();
+    auto [now_leader, term] = cluster_.LeaderAndTerm(all);
+    if (term > rec.term_before && now_leader != rec.leader_before) {
       rec.acted = true;
-      rec.evidence = "n" + std::to_string(node) + ", cut off from the leader, applied " +
-                     std::to_string(behind.applied_index) + " vs leader n" +
-                     std::to_string(now_leader) + " applied " + std::to_string(lead.applied_index);
+      rec.evidence =
+          "leadership moved to n" + std::to_string(now_leader) + " term " + std::to_string(term);
+      break;
+    }
+    const NodeView lead =
+        now_leader != 0 ? cluster_.View(static_cast<int>(now_leader)) : NodeView{};
+    if (!lead.answered) silent += " leader";
+    for (int node : watch) {
+      if (rec.acted || node == static_cast<int>(now_leader)) continue;
+      const NodeView behind = cluster_.View(node);
+      if (!behind.answered) silent += " n" + std::to_string(node);
+      if (behind.answered && lead.answered && behind.applied_index < lead.applied_index) {
+        rec.acted = true;
+        rec.evidence = "n" + std::to_string(node) + ", cut off from the leader, applied " +
+                       std::to_string(behind.applied_index) + " vs leader n" +
+                       std::to_string(now_leader) + " applied " +
+                       std::to_string(lead.applied_index);
+      }
     }
   }
   if (!rec.acted && rec.leader_before == 0 && dropped > 0) {
     rec.acted = true;  // nothing to compare with, but the cut visibly dropped traffic
     rec.evidence = "no leader was known when the cut started";
   }
-  if (!rec.acted) rec.evidence = "no node cut off from the leader fell behind, leader unchanged";
+  if (!rec.acted) {
+    rec.evidence = "no node cut off from the leader fell behind, leader unchanged" +
+                   (silent.empty() ? "" : " (no answer from" + silent + ")");
+  }
   rec.evidence += "; " + std::to_string(dropped) + " packets dropped";
 }
 
