@@ -57,8 +57,8 @@ bool IsDelay(FaultKind f) { return f == FaultKind::kDelay; }
 // and notes why in the summary; returns null then.
 template <typename T>
 std::unique_ptr<T> SetUpTool(const char* what, bool (*needs)(FaultKind), const Options& o,
-                             const std::vector<uint16_t>& peer_ports,
-                             std::vector<FaultKind>& kinds, Summary& summary, bool* fatal) {
+                             const std::vector<uint16_t>& peer_ports, std::vector<FaultKind>& kinds,
+                             Summary& summary, bool* fatal) {
   if (std::none_of(kinds.begin(), kinds.end(), needs)) return nullptr;
   auto tool = std::make_unique<T>(peer_ports);
   std::string error;
@@ -119,8 +119,8 @@ int Run(const Options& o) {
   std::vector<uint16_t> ports;
   for (int i = 1; i <= o.nodes; ++i) ports.push_back(cluster.PeerPort(i));
   bool fatal = false;
-  auto partitioner = SetUpTool<Partitioner>("iptables nemeses", UsesIptables, o, ports, kinds,
-                                            summary, &fatal);
+  auto partitioner =
+      SetUpTool<Partitioner>("iptables nemeses", UsesIptables, o, ports, kinds, summary, &fatal);
   auto netem = SetUpTool<Netem>("delay nemesis", IsDelay, o, ports, kinds, summary, &fatal);
   if (fatal) return 2;
   if (!o.nemeses.empty() && kinds.empty()) {
