@@ -9,7 +9,9 @@ target_link_libraries(kvd_main PUBLIC kvd_cli_flags kvd_kv kvd_rpc_peer kvd_rpc_
 add_executable(kvd)
 target_link_libraries(kvd PRIVATE kvd_main kvd_node)
 
-# Test only (never installed or started by scripts/): kvd whose linearizable reads skip ReadIndex
-# (kv/node_read_path.cc). The Jepsen suite must report it invalid.
-add_executable(kvd_bug_local_reads)
-target_link_libraries(kvd_bug_local_reads PRIVATE kvd_main kvd_node_bug_local_reads)
+# Test only (never installed or started by scripts/): kvd with a planted bug (kv/node_bug_hooks.cc)
+# that the Jepsen suite must report: reads without ReadIndex, writes acknowledged before commit.
+foreach(bug local_reads early_ack)
+  add_executable(kvd_bug_${bug})
+  target_link_libraries(kvd_bug_${bug} PRIVATE kvd_main kvd_node_bug_${bug})
+endforeach()

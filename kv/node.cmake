@@ -10,10 +10,10 @@ add_library(kvd_node_common OBJECT
 target_link_libraries(kvd_node_common PUBLIC kvd_kv Threads::Threads)
 
 # kvd_add_node_library(<target> [DEFINITIONS...]): the node host with extra definitions for
-# node_read_path.cc, the only file that depends on them. kvd_node (production) has none; the
-# planted-bug variant exists to prove the Jepsen suite catches stale "linearizable" reads.
+# node_bug_hooks.cc, the only file that depends on them. kvd_node (production) has none; the
+# planted-bug variants exist to prove that the Jepsen suite catches the bugs.
 function(kvd_add_node_library target)
-  add_library(${target} STATIC ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/node_read_path.cc
+  add_library(${target} STATIC ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/node_bug_hooks.cc
     $<TARGET_OBJECTS:kvd_node_common>)
   target_link_libraries(${target} PUBLIC kvd_kv Threads::Threads)
   if(ARGN)
@@ -22,6 +22,7 @@ function(kvd_add_node_library target)
 endfunction()
 kvd_add_node_library(kvd_node)
 kvd_add_node_library(kvd_node_bug_local_reads KVD_BUG_LOCAL_READS)
+kvd_add_node_library(kvd_node_bug_early_ack KVD_BUG_EARLY_ACK)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc)

@@ -141,6 +141,10 @@ void Node::Impl::HandleWrite(WriteInput& in) {
     return;
   }
   counters.proposals++;
+  if (AckOnPropose()) {
+    in.done(WriteResponse{ErrorCode::kOk, "", shard});
+    return;
+  }
   writes[id] = PendingWrite{shard, std::move(in.done), NowMs() + cfg.request_timeout_ms, 0};
 }
 

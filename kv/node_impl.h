@@ -43,9 +43,11 @@ struct ReadInput {
 using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput>;
 
 // Whether a read is answered from this replica's applied state at once, without confirming
-// leadership through ReadIndex: exactly the reads that asked for stale consistency
-// (kv/node_read_path.cc; a planted-bug test build answers every read that way).
+// leadership through ReadIndex: exactly the reads that asked for stale consistency.
 bool ServeFromLocalState(bool stale_requested);
+// Whether a write is acknowledged as soon as it is proposed: never. Both decisions live in
+// kv/node_bug_hooks.cc, where planted-bug test builds change them.
+bool AckOnPropose();
 
 struct Replica {
   uint64_t shard = 0;
