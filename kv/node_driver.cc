@@ -276,7 +276,8 @@ bool Node::Impl::ProcessReadies() {
     counters.persisted_entries += entries;
     for (auto& w : work) w.r->log->Committed();
   }
-  phases.Mark("writing " + std::to_string(entries) + " log entries");
+  phases.entries_written = entries;
+  phases.Mark("writing the log");
   // 4. Everything else goes out once what it depends on is durable.
   SendMessages(work,
                [](const Replica&, const raft::Ready&, const raftpb::Message&) { return true; });
@@ -332,7 +333,8 @@ bool Node::Impl::ProcessReadies() {
   deferred.clear();
   size_t committed = 0;
   for (const auto& w : work) committed += w.rd.committed_entries.size();
-  phases.Mark("applying " + std::to_string(committed) + " entries");
+  phases.entries_applied = committed;
+  phases.Mark("applying and answering");
   for (auto& w : work) MaybeCompact(*w.r);
   phases.Mark("compacting");
   LogIfSlow(phases);
@@ -360,10 +362,12 @@ RoundPhases::RoundPhases(std::chrono::steady_clock::time_point now)
 
 int64_t RoundPhases::CpuMicros() const { return ThreadCpuMicros() - cpu_start_micros; }
 
-void RoundPhases::Mark(std::string phase) {
+void RoundPhases::Mark(const char* phase) {
   const auto now = std::chrono::steady_clock::now();
-  micros.emplace_back(std::move(phase),
-                      std::chrono::duration_cast<std::chrono::microseconds>(now - last).count());
+  if (marks < micros.size()) {
+    micros[marks++] = {phase,
+                       std::chrono::duration_cast<std::chrono::microseconds>(now - last).count()};
+  }
   last = now;
 }
 
@@ -373,11 +377,13 @@ void Node::Impl::LogIfSlow(const RoundPhases& phases) {
       std::chrono::duration_cast<std::chrono::microseconds>(phases.last - phases.start).count();
   if (!cfg.log || micros < int64_t{500} * cfg.tick_ms * cfg.election_ticks) return;
   std::string line = "slow round: " + std::to_string(micros / 1000) + " ms (";
-  for (size_t i = 0; i < phases.micros.size(); ++i) {
-    line += (i ? ", " : "") + phases.micros[i].first + " " +
+  for (size_t i = 0; i < phases.marks; ++i) {
+    line += std::string(i ? ", " : "") + phases.micros[i].first + " " +
             std::to_string(phases.micros[i].second / 1000) + " ms";
   }
-  cfg.log(line + "; on CPU " + std::to_string(phases.CpuMicros() / 1000) + " ms)");
+  cfg.log(line + "; " + std::to_string(phases.entries_written) + " entries written, " +
+          std::to_string(phases.entries_applied) + " applied; on CPU " +
+          std::to_string(phases.CpuMicros() / 1000) + " ms)");
 }
 
 void Node::Impl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries) {

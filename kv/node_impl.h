@@ -2,6 +2,7 @@
 // only by the driver thread; the rest is guarded as annotated.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <set>
@@ -66,13 +67,16 @@ struct Replica {
 };
 
 // Where one driver round's time went, phase by phase (for the slow-round log).
+// Allocation-free: it is filled every round and formatted only when a round was slow.
 struct RoundPhases {
   explicit RoundPhases(std::chrono::steady_clock::time_point now);
-  void Mark(std::string phase);  // the time since the previous mark was spent on `phase`
+  void Mark(const char* phase);  // the time since the previous mark was spent on `phase`
   int64_t CpuMicros() const;     // the driver thread's CPU time since construction
   std::chrono::steady_clock::time_point start, last;
   int64_t cpu_start_micros = 0;
-  std::vector<std::pair<std::string, int64_t>> micros;
+  std::array<std::pair<const char*, int64_t>, 8> micros{};
+  size_t marks = 0;
+  uint64_t entries_written = 0, entries_applied = 0;
 };
 
 struct Counters {
