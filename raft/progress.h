@@ -1,6 +1,7 @@
 // Progress: the leader's view of one follower's log (Raft §5.3 nextIndex/matchIndex) and the
 // flow-control state machine that decides when to send it entries:
-//   kProbe:     one MsgApp at a time until the follower's position is found;
+//   kProbe:     one MsgApp at a time until the follower's position is found; one whose answer
+//               is missing is re-sent at most once per heartbeat interval;
 //   kReplicate: optimistic pipelining, bounded by Inflights;
 //   kSnapshot:  a snapshot is in flight; nothing else is sent until it is reported.
 // Single-threaded; owned by ProgressTracker.
