@@ -35,6 +35,12 @@ bool UsesIptables(FaultKind f) {
          f == FaultKind::kLoss;
 }
 
+bool UsesTc(FaultKind f) { return f == FaultKind::kDelay; }
+
+bool TargetsLeader(FaultKind f) {
+  return f == FaultKind::kKill || f == FaultKind::kPause || f == FaultKind::kPartition;
+}
+
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   Options o;
   std::string workload = "register", nemesis = "none";

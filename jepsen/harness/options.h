@@ -21,6 +21,10 @@ const char* WorkloadName(Workload w);
 const char* FaultName(FaultKind f);
 // Faults made with iptables (Partitioner), and with tc (Netem).
 bool UsesIptables(FaultKind f);
+bool UsesTc(FaultKind f);
+// Faults that target the leader first and so must show a leader change (kill, pause, partition);
+// ring, bridge, loss and delay leave the leader a majority.
+bool TargetsLeader(FaultKind f);
 
 struct Options {
   int nodes = 3;

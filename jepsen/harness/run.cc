@@ -50,8 +50,6 @@ class EmergencyScope {
   }
 };
 
-bool IsDelay(FaultKind f) { return f == FaultKind::kDelay; }
-
 // Sets up the network-fault tool T (Partitioner or Netem) if any of `kinds` needs it. If it
 // cannot work here, either fails the run (*fatal) or, with --skip-unavailable, drops those kinds
 // and notes why in the summary; returns null then.
@@ -121,7 +119,7 @@ int Run(const Options& o) {
   bool fatal = false;
   auto partitioner =
       SetUpTool<Partitioner>("iptables nemeses", UsesIptables, o, ports, kinds, summary, &fatal);
-  auto netem = SetUpTool<Netem>("delay nemesis", IsDelay, o, ports, kinds, summary, &fatal);
+  auto netem = SetUpTool<Netem>("delay nemesis", UsesTc, o, ports, kinds, summary, &fatal);
   if (fatal) return 2;
   if (!o.nemeses.empty() && kinds.empty()) {
     std::cerr << "kvd_jepsen: none of the requested nemeses can run here" << std::endl;
@@ -217,11 +215,7 @@ int Run(const Options& o) {
   }
   if (!kinds.empty() && summary.faults.empty())
     summary.vacuity.push_back("no fault was injected (is --time long enough?)");
-  // Kill, pause and partition each target the leader first: they must show a leader change.
-  // Ring, bridge, loss and delay leave the leader a majority and need not.
-  const bool hits_leader = std::any_of(kinds.begin(), kinds.end(), [](FaultKind f) {
-    return f == FaultKind::kKill || f == FaultKind::kPause || f == FaultKind::kPartition;
-  });
+  const bool hits_leader = std::any_of(kinds.begin(), kinds.end(), TargetsLeader);
   if (hits_leader && summary.leader_changes == 0)
     summary.vacuity.push_back("no leader change observed");
   if (summary.final_reads_failed > 0)
