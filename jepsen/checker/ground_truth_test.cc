@@ -1,8 +1,9 @@
 // Copyright (c) kvd authors.
 //
-// The checker against Porcupine's labelled histories (shared/testdata/porcupine): Jepsen's etcd
-// register histories and the multi-key kv histories. A missing data directory is a failure,
-// not a skip: these tests are the evidence that the checker is right.
+// The checker against Porcupine's labelled histories (jepsen/checker/testdata/porcupine, MIT,
+// copied from the Porcupine project): Jepsen's etcd register histories and the multi-key kv
+// histories. A missing data directory is a failure, not a skip: these tests are the evidence
+// that the checker is right.
 
 #include <gtest/gtest.h>
 
@@ -41,7 +42,7 @@ class GroundTruthTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(fs::is_directory(PorcupineDir()))
         << "ground-truth data missing: " << PorcupineDir()
-        << " (clone the shared repository beside this one)";
+        << " (jepsen/checker/testdata/porcupine, see its README.md)";
   }
 };
 

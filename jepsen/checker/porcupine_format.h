@@ -1,6 +1,6 @@
 // Copyright (c) kvd authors.
 //
-// Parsers for the labelled histories of the Porcupine project (shared/testdata/porcupine,
+// Parsers for the labelled histories of the Porcupine project (jepsen/checker/testdata/porcupine,
 // formats described in its README.md), used as ground truth for the checker.
 //
 // ParseJepsenRegisterLog: test_data/jepsen/etcd_NNN.log, Jepsen log lines such as
