@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kvd vs etcd 3.4, same machine, same client load (DESIGN.md §11). A benchmark: it reports
+# kvd vs etcd 3.4, same machine, same client load (docs/design.md). A benchmark: it reports
 # numbers and never passes or fails on them.
 #
 #   bench/compare_etcd.sh                     # 3 workloads x 3 connection counts, 10 s each

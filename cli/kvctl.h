@@ -1,4 +1,4 @@
-// kvctl: the command-line client for kvd (HTTP API v1, shared/API.md). This is the testable body
+// kvctl: the command-line client for kvd (HTTP API v1, docs/api.md). This is the testable body
 // of the tool; kvctl_main.cc only wires it to the process (argv, std streams, environment).
 //
 // Exit codes (also in `kvctl --help`):

@@ -1,5 +1,5 @@
 // Inflights: the MsgApps sent to one follower and not yet acknowledged, bounded by count and by
-// bytes (flow control, DESIGN.md §3). At the bound the leader stops sending to that follower
+// bytes (flow control, docs/design.md). At the bound the leader stops sending to that follower
 // until acknowledgements free space. Single-threaded; owned by Progress.
 #pragma once
 

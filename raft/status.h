@@ -1,5 +1,5 @@
 // Status: the outcome of an operation that can fail, in the leveldb style. Cheap to copy when OK.
-// Errors are values, never exceptions, across module boundaries (STYLE.md 4).
+// Errors are values, never exceptions, across module boundaries (docs/design.md, Code conventions).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-# HTTP front end (Beast): the v1 API of API.md over kv::KvService (kv/service.h, header-only).
+# HTTP front end (Beast): the v1 API of docs/api.md over kv::KvService (kv/service.h, header-only).
 # Beast/Asio are compiled only in http_server.cc and http_session.cc; keep it that way (slow TUs).
 add_library(kvd_rpc_http STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/http_errors.cc

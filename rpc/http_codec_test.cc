@@ -1,5 +1,5 @@
 // The transport-free pieces of the HTTP front end: target decoding, JSON encoding, the error
-// mapping of API.md and the metrics exposition.
+// mapping of docs/api.md and the metrics exposition.
 #include <gtest/gtest.h>
 
 #include <chrono>

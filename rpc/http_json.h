@@ -1,4 +1,4 @@
-// JSON bodies of the HTTP API (API.md), built with Boost.JSON behind plain-string functions so
+// JSON bodies of the HTTP API (docs/api.md), built with Boost.JSON behind plain-string functions so
 // that only http_json.cc compiles Boost.JSON.
 //
 // Strings in JSON must be UTF-8. Keys and values are arbitrary bytes, so a scan item carries

@@ -1,5 +1,5 @@
 // HttpRouter: turns one parsed HTTP request into a KvService call and the service's answer into
-// an HttpReply, following API.md. Knows nothing of sockets or Beast; HttpSession feeds it.
+// an HttpReply, following docs/api.md. Knows nothing of sockets or Beast; HttpSession feeds it.
 //
 // Routes:
 //   PUT    /v1/kv/{key}  ?if_version=N           body = value    -> {"version", "revision"}

@@ -1,4 +1,4 @@
-// The HTTP API of API.md end to end over a real socket, against an in-memory service: every
+// The HTTP API of docs/api.md end to end over a real socket, against an in-memory service: every
 // route, every error status, key decoding and query validation.
 #include "rpc/http_server.h"
 
@@ -35,7 +35,7 @@ class HttpApiTest : public ::testing::Test {
     return conn_->Request(method, target, body, headers);
   }
 
-  // Asserts an API.md error: status, JSON {"error": {"code", "message"}}.
+  // Asserts a docs/api.md error: status, JSON {"error": {"code", "message"}}.
   static void ExpectError(const TestResponse& r, int status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(r.Header("content-type"), "application/json");
@@ -148,7 +148,7 @@ TEST_F(HttpApiTest, BadKeysAreRejected) {
   ExpectError(Call("PUT", "/v1/kv/a%zz", "v"), 400, "bad_key");
   ExpectError(Call("GET", "/v1/kv/a%4"), 400, "bad_key");
   ExpectError(Call("DELETE", "/v1/kv/%"), 400, "bad_key");
-  // API.md: "413 too_large: key or value over the limit".
+  // docs/api.md: 413 too_large for a key or value over the limit.
   ExpectError(Call("PUT", "/v1/kv/" + std::string(4097, 'k'), "v"), 413, "too_large");
   ExpectError(Call("GET", "/v1/kv/" + std::string(4097, 'k')), 413, "too_large");
   EXPECT_EQ(Call("PUT", "/v1/kv/" + std::string(4096, 'k'), "v").status, 200);

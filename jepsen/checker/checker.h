@@ -1,6 +1,6 @@
 // Copyright (c) kvd authors.
 //
-// Linearizability checker for histories of single-key operations (DESIGN.md §10).
+// Linearizability checker for histories of single-key operations (docs/design.md, Testing pyramid).
 //
 // Check() decides whether a history could have been produced by an atomic object that applies
 // each operation at one instant between its invocation (`call`) and completion (`ret`), in an

@@ -185,7 +185,7 @@ TEST(ClusterTest, BadInputGetsTheDocumentedErrorAndLeavesDataIntact) {
   } cases[] = {
       {"PUT", "/v1/kv/keep", std::string(1025, 'v'), 413, "too_large"},
       {"PUT", "/v1/kv/", "x", 400, "bad_key"},
-      {"PUT", "/v1/kv/" + std::string(4097, 'k'), "x", 413, "too_large"},  // API.md: 413
+      {"PUT", "/v1/kv/" + std::string(4097, 'k'), "x", 413, "too_large"},  // docs/api.md: 413
       {"GET", "/v1/nope", "", 404, "not_found"},
       {"POST", "/v1/kv/keep", "x", 405, "method_not_allowed"},
       {"PUT", "/v1/kv/keep?if_version=abc", "x", 400, "invalid_argument"},

@@ -9,7 +9,7 @@
 // Exactly-once: each client has at most one operation in flight and numbers them 1, 2, 3...; the
 // state machine remembers the highest op applied per client and skips any entry for an op at or
 // below it. A proposal duplicated by the network (a forwarded MSG_PROP delivered twice) therefore
-// takes effect once, like the client sessions of DESIGN.md §4.
+// takes effect once, like kvd's client sessions (docs/design.md).
 //
 // Apply is deterministic; Serialize() is canonical (std::map order), so two replicas with the same
 // state produce the same bytes. Value type, not thread-safe.
