@@ -2,7 +2,7 @@
 // ("raftdb"): log entries, hard state, and the metadata of the snapshot the log was compacted to.
 //
 // Writes are staged into a caller-owned leveldb::WriteBatch so that the node's driver can persist
-// the Readys of all its shards in ONE synced write (group commit, DESIGN.md §4). After the write
+// the Readys of all its shards in ONE synced write (group commit, docs/design.md). After the write
 // succeeds the driver calls Committed() so that the in-memory view (first/last index, terms,
 // cached tail) reflects it; the raft core reads only through ShardLog (a raft::LogReader).
 //

@@ -8,7 +8,7 @@
 // from the durable Raft log. Before the Raft log is compacted past index X, call Sync() so that
 // kvdb is durable at or past X.
 //
-// Semantics (API.md): Put creates (version 1) or overwrites (version+1); Delete removes;
+// Semantics (docs/api.md): Put creates (version 1) or overwrites (version+1); Delete removes;
 // if_version compares the key's current version (0 = absent) and on mismatch applies nothing
 // (RESULT_VERSION_MISMATCH with current_version). revision = the entry's Raft index.
 // Exactly-once: a command with client_id and seq <= the session's seq is not applied again; the

@@ -1,4 +1,4 @@
-// HttpClient: a synchronous client for the kvd HTTP API v1 (shared/API.md), used by kvctl, the
+// HttpClient: a synchronous client for the kvd HTTP API v1 (docs/api.md), used by kvctl, the
 // Jepsen harness and the benchmarks.
 //
 // Threading: thread-compatible. One HttpClient per thread; calls on one instance must not overlap.

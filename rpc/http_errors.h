@@ -1,5 +1,5 @@
 // HttpReply, the transport-neutral response the router produces, and the mapping of failures to
-// API.md's error statuses and codes:
+// docs/api.md's error statuses and codes:
 //
 //   kv::ErrorCode       status  code                extras
 //   kInvalidArgument    400     invalid_argument

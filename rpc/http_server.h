@@ -1,4 +1,4 @@
-// HttpServer: the HTTP/1.1 front end of a node (API.md, DESIGN.md §9), serving the v1 API over a
+// HttpServer: the HTTP/1.1 front end of a node (docs/api.md), serving the v1 API over a
 // kv::KvService. Built on Boost.Beast; Beast and Asio stay out of this header (pimpl) so that
 // including it is cheap.
 //
@@ -7,11 +7,11 @@
 // previous response is written). Each connection runs on its own strand; service callbacks, which
 // arrive on node threads, are posted back onto it.
 //
-// Bounds (STYLE.md 6), and what happens at each:
+// Bounds (docs/security.md), and what happens at each:
 //   - request body (the value) over max_body_bytes: 413 too_large, decided from Content-Length
 //     before the body is read (and for chunked bodies once they pass the limit); the connection is
 //     then closed, since its remaining bytes are unread.
-//   - key over max_key_bytes (after percent-decoding): 413 too_large (API.md: "key or value over
+//   - key over max_key_bytes (percent-decoded): 413 too_large (docs/api.md: "key or value over
 //     the limit"); empty key: 400 bad_key.
 //   - request line + headers over max_header_bytes: 431 too_large, connection closed.
 //   - more than max_connections open connections: the extra connection's first request gets
@@ -49,8 +49,8 @@ struct HttpOptions {
   uint16_t port = 0;               // 0: the OS picks one; see HttpServer::port()
   int io_threads = 2;
 
-  size_t max_body_bytes = 1 << 20;  // values; API.md default 1 MiB
-  size_t max_key_bytes = 4096;      // API.md: 1 to 4096 bytes after decoding
+  size_t max_body_bytes = 1 << 20;  // values; docs/api.md: default 1 MiB
+  size_t max_key_bytes = 4096;      // docs/api.md: 1 to 4096 bytes decoded
   size_t max_header_bytes = 16 << 10;
   int max_connections = 1024;
   size_t max_scan_limit = 1000;  // largest accepted ?limit=; the default is 100

@@ -1,4 +1,4 @@
-# Peer transport (DESIGN.md §9): kv::Transport over Asio TCP. Includes kv/transport.h (header
+# Peer transport (docs/formats.md): kv::Transport over Asio TCP. Includes kv/transport.h (header
 # only) but never links kv's library: rpc implements kv's interfaces, it does not use kv.
 add_library(kvd_rpc_peer STATIC
   ${CMAKE_CURRENT_LIST_DIR}/peer_address.cc

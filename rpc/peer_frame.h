@@ -1,4 +1,4 @@
-// Peer frame format (DESIGN.md §9): a 4-byte big-endian length N, then N bytes of a serialized
+// Peer frame format (docs/formats.md): a 4-byte big-endian length N, then N bytes of a serialized
 // kvpb::PeerBatch. No other framing, no version byte: the schema versions itself (fields are only
 // ever added, proto/kv.proto). N may be 0 (an all-default batch). A receiver rejects N above its
 // configured maximum before reading the body, so a corrupt prefix cannot make it allocate more.

@@ -1,4 +1,4 @@
-// PeerTransport: kv::Transport over TCP (DESIGN.md §9). Frames are length-prefixed PeerBatch
+// PeerTransport: kv::Transport over TCP (docs/formats.md). Frames are length-prefixed PeerBatch
 // messages (rpc/peer_frame.h). Each node keeps one outbound connection per peer, opened lazily on
 // the first Send() and bound to this node's own listen IP, so that per-address faults (iptables
 // rules on loopback aliases 127.0.0.x) cut exactly the traffic of the node that owns the address.
@@ -89,7 +89,7 @@ struct PeerTransportStats {
   uint64_t inbound_rejected = 0;  // inbound connections closed for a bad frame
 };
 
-// The outcome of an operation that can fail; errors are values (STYLE.md 4).
+// The outcome of an operation that can fail; errors are values (docs/design.md, Code conventions).
 class [[nodiscard]] PeerStatus {
  public:
   static PeerStatus Ok() { return PeerStatus(""); }
