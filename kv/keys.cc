@@ -9,6 +9,7 @@ constexpr char kSnapshotTag = 's';
 constexpr char kDataTag = 'd';
 constexpr char kAppliedTag = 'a';
 constexpr char kSessionTag = 'c';
+constexpr char kBootTag = 'b';
 
 std::string TagShard(char tag, uint64_t shard) {
   std::string out;
@@ -38,6 +39,7 @@ std::string EntryKey(uint64_t shard, uint64_t index) {
 
 std::string EntryPrefix(uint64_t shard) { return TagShard(kEntryTag, shard); }
 std::string HardStateKey(uint64_t shard) { return TagShard(kHardStateTag, shard); }
+std::string BootKey() { return std::string(1, kBootTag); }
 std::string SnapshotKey(uint64_t shard) { return TagShard(kSnapshotTag, shard); }
 
 std::string DataKey(uint64_t shard, std::string_view user_key) {

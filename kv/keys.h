@@ -5,6 +5,7 @@
 // raftdb:  'e' shard index  -> raftpb::Entry
 //          'h' shard        -> raftpb::HardState
 //          's' shard        -> kvpb::SnapshotRecord (what the log was compacted to)
+//          'b'              -> the node's boot count, 8 bytes big-endian (unique request ids)
 // kvdb:    'd' shard key    -> kvpb::KeyRecord
 //          'a' shard        -> kvpb::AppliedState (written in the same batch as the data)
 //          'c' shard client -> kvpb::ClientSession
@@ -20,6 +21,7 @@ std::string EntryKey(uint64_t shard, uint64_t index);
 std::string EntryPrefix(uint64_t shard);  // every entry key of the shard starts with it
 std::string HardStateKey(uint64_t shard);
 std::string SnapshotKey(uint64_t shard);
+std::string BootKey();
 
 std::string DataKey(uint64_t shard, std::string_view user_key);
 std::string DataPrefix(uint64_t shard);

@@ -3,6 +3,8 @@
 find_package(Threads REQUIRED)
 add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_apply.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_core.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_driver.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_snapshot.cc

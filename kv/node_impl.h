@@ -1,14 +1,13 @@
-// Private to kv/node*.cc: the state behind kv::Node. Everything below "driver-owned" is touched
-// only by the driver thread; the rest is guarded as annotated.
+// Private to kv/node*.cc (and white-box tests): the state behind kv::NodeCore. Everything below
+// "driver-owned" is touched only by the thread driving the core; the rest is guarded as annotated.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <deque>
 #include <set>
-#include <variant>
 
-#include "kv/node.h"
+#include "kv/node_core.h"
 #include "kv/raft_log_store.h"
 #include "kv/state_machine.h"
 #include "raft/raw_node.h"
@@ -22,6 +21,8 @@ struct PendingWrite {
   uint64_t index = 0;  // log slot, once seen in a Ready (0: not yet known)
 };
 
+// A linearizable get or scan waiting for its ReadIndex round and for the replica to apply up to
+// the index it confirmed.
 struct PendingRead {
   uint64_t shard = 0;
   bool is_scan = false;
@@ -32,16 +33,12 @@ struct PendingRead {
   int64_t deadline_ms = 0;
   bool has_index = false;  // leadership confirmed; serve once applied reaches read_index
   uint64_t read_index = 0;
-};
 
-struct WriteInput {
-  WriteRequest req;
-  std::function<void(WriteResponse)> done;
+  // Answers with an error (a read has no effect: a failed one is safe to retry).
+  void Fail(ErrorCode code, const std::string& why);
+  // Answers from 'sm', which has applied at least read_index.
+  void Serve(const ShardStateMachine& sm);
 };
-struct ReadInput {
-  PendingRead read;
-};
-using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput>;
 
 // Whether a read is answered from this replica's applied state at once, without confirming
 // leadership through ReadIndex: exactly the reads that asked for stale consistency.
@@ -62,6 +59,10 @@ struct Replica {
   std::vector<kvpb::SnapshotChunk> staged;  // chunks received for an incoming snapshot
   bool staged_complete = false;
   size_t staged_bytes = 0;
+  // The complete image whose MSG_SNAP Raft was handed: installed when Raft's Ready carries it.
+  // Kept apart from 'staged', which a resent stream may restart meanwhile.
+  std::vector<kvpb::SnapshotChunk> accepted;
+  int64_t last_clock_proposal_ms = 0;  // leader: when it last proposed a clock entry
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };
@@ -88,28 +89,21 @@ struct Counters {
   std::atomic<uint64_t> leader_changes{0}, overloaded{0};
 };
 
-struct Node::Impl {
+struct CoreImpl {
   NodeConfig cfg;
+  Transport* transport = nullptr;  // borrowed; may be null
   std::unique_ptr<RaftLogStore> raftdb;
   std::unique_ptr<KvStore> kvdb;
   std::map<uint64_t, std::unique_ptr<Replica>> replicas;
-  std::atomic<Transport*> transport{nullptr};
-  std::thread driver;
   Counters counters;
-
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Input> inbox;  // GUARDED_BY(mu), bounded by cfg.max_inbox
-  bool stopping = false;     // GUARDED_BY(mu)
-  bool started = false;      // GUARDED_BY(mu)
-
-  std::atomic<uint64_t> next_request_id{1};
+  uint64_t boot = 0;  // this store's opens so far: the high bits of every request id
 
   mutable std::mutex status_mu;
   ClusterStatus status_cache;  // GUARDED_BY(status_mu)
   bool ready_cache = false;    // GUARDED_BY(status_mu)
 
   // ---- driver-owned ----
+  uint64_t next_request_seq = 1;            // the low bits of the next request id
   std::map<uint64_t, PendingWrite> writes;  // by request id
   std::map<uint64_t, PendingRead> reads;    // by request id (the ReadIndex context)
   uint64_t ticks = 0;
@@ -119,7 +113,24 @@ struct Node::Impl {
   };
   std::vector<Deferred> deferred;
 
-  // node_driver.cc
+  // node_core.cc
+  uint64_t NextRequestId();
+  void HandleBatch(kvpb::PeerBatch& batch);
+  void HandleWrite(WriteRequest& req, std::function<void(WriteResponse)>& done);
+  void HandleRead(PendingRead& read);
+  bool LeaderUnreachable(const Replica& r) const;
+  void Tick();
+  void MaybeProposeClock(Replica& r);
+  void ExpireRequests();
+  void FailAll(const std::string& why);
+  void RefreshStatus();
+  int64_t NowMs() const;
+  int64_t WallMs() const;
+  void Crash(CrashPoint p) const {
+    if (cfg.crash_point) cfg.crash_point(p);
+  }
+
+  // node_driver.cc: one round
   struct Work {  // one shard's Ready in the current round
     Replica* r;
     raft::Ready rd;
@@ -128,30 +139,28 @@ struct Node::Impl {
       std::function<bool(const Replica&, const raft::Ready&, const raftpb::Message&)>;
   // Sends the messages 'pick' selects (removing them from the Readys), batched per node.
   void SendMessages(std::vector<Work>& work, const MessageFilter& pick);
-  void Run();
-  void HandleInput(Input& in);
-  void HandleBatch(kvpb::PeerBatch& batch);
-  void HandleWrite(WriteInput& in);
-  void HandleRead(ReadInput& in);
-  bool LeaderUnreachable(const Replica& r) const;
-  void Tick();
   bool ProcessReadies();
+  void InstallSnapshots(std::vector<Work>& work);
+  void SendEarly(std::vector<Work>& work);
+  uint64_t PersistReadies(std::vector<Work>& work);
+  void NoteOwnSlots(Replica& r, const std::vector<raftpb::Entry>& entries);
+  void ApplyAndAnswer(std::vector<Work>& work);
+  void ObserveSoftState(Replica& r, const raft::SoftState& soft);
+  void ReportDeferred();
   // Logs a round that took half an election timeout or more (cfg.log), with where it went.
   void LogIfSlow(const RoundPhases& phases);
+
+  // node_apply.cc
   void ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries);
   void ServeReads(Replica& r);
-  void ServeRead(Replica& r, PendingRead& read);
-  void ExpireRequests();
   void MaybeCompact(Replica& r);
-  void FailAll();
-  void RefreshStatus();
-  int64_t NowMs() const;
 
   // node_snapshot.cc
   void SendSnapshot(Replica& r, raftpb::Message m);
   void StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk);
-  bool SnapshotReady(const Replica& r, const raftpb::Message& m) const;
-  void InstallStagedSnapshot(Replica& r, const raftpb::Snapshot& snapshot);
+  // Whether the complete image of MSG_SNAP 'm' is staged; if so it moves to r.accepted.
+  bool AcceptStagedSnapshot(Replica& r, const raftpb::Message& m);
+  void InstallAcceptedSnapshot(Replica& r, const raftpb::Snapshot& snapshot);
   void RetryStuckSnapshots(Replica& r);
 
   // node_metrics.cc

@@ -5,7 +5,7 @@
 
 namespace kvd::kv {
 
-std::string Node::Impl::MetricsText() const {
+std::string CoreImpl::MetricsText() const {
   std::ostringstream out;
   auto counter = [&](const char* name, const char* help, uint64_t v) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"

@@ -15,14 +15,14 @@ constexpr uint64_t kSnapshotAckTicks = 100;
 
 }  // namespace
 
-void Node::Impl::SendSnapshot(Replica& r, raftpb::Message m) {
+void CoreImpl::SendSnapshot(Replica& r, raftpb::Message m) {
   const uint64_t to = m.to();
   std::vector<kvpb::SnapshotChunk> chunks;
   raft::Status s = r.sm->ReadSnapshot(cfg.snapshot_chunk_bytes, [&](const kvpb::SnapshotChunk& c) {
     chunks.push_back(c);
     return true;
   });
-  Transport* t = transport.load();
+  Transport* t = transport;
   if (!s.ok() || chunks.empty() || t == nullptr) {
     deferred.push_back({r.shard, to, true, true});
     return;
@@ -64,7 +64,7 @@ void Node::Impl::SendSnapshot(Replica& r, raftpb::Message m) {
   if (!sent) deferred.push_back({r.shard, to, true, true});
 }
 
-void Node::Impl::StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk) {
+void CoreImpl::StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk) {
   if (chunk.seq() == 0) {
     r.staged.clear();
     r.staged_bytes = 0;
@@ -86,22 +86,33 @@ void Node::Impl::StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk) {
   r.staged_complete = chunk.last();
 }
 
-bool Node::Impl::SnapshotReady(const Replica& r, const raftpb::Message& m) const {
-  return r.staged_complete && !r.staged.empty() &&
-         r.staged.front().applied().index() == m.snapshot().metadata().index();
+bool CoreImpl::AcceptStagedSnapshot(Replica& r, const raftpb::Message& m) {
+  const uint64_t index = m.snapshot().metadata().index();
+  if (r.staged_complete && !r.staged.empty() && r.staged.front().applied().index() == index) {
+    // Raft may take this image now; a resent stream may restart 'staged' before the Ready that
+    // installs it, so the image moves aside. Raft's commit index only grows, so of two images
+    // it could take only the newer one: an older or equal one is never needed again.
+    if (r.accepted.empty() || r.accepted.front().applied().index() < index) {
+      r.accepted = std::move(r.staged);
+    }
+    r.staged.clear();
+    r.staged_bytes = 0;
+    r.staged_complete = false;
+    return true;
+  }
+  // The image may already have been moved aside for an earlier copy of this MSG_SNAP.
+  return !r.accepted.empty() && r.accepted.front().applied().index() == index;
 }
 
-void Node::Impl::InstallStagedSnapshot(Replica& r, const raftpb::Snapshot& snapshot) {
-  KVD_CHECK_MSG(r.staged_complete && !r.staged.empty() &&
-                    r.staged.front().applied().index() == snapshot.metadata().index(),
+void CoreImpl::InstallAcceptedSnapshot(Replica& r, const raftpb::Snapshot& snapshot) {
+  KVD_CHECK_MSG(!r.accepted.empty() &&
+                    r.accepted.front().applied().index() == snapshot.metadata().index(),
                 "Raft accepted a snapshot whose data was not staged");
-  raft::Status s = r.sm->InstallSnapshot(r.staged);
+  raft::Status s = r.sm->InstallSnapshot(r.accepted);
   KVD_CHECK_MSG(s.ok(), "snapshot install failed: " << s.ToString());
   s = kvdb->Sync();
   KVD_CHECK_MSG(s.ok(), "state machine sync failed: " << s.ToString());
-  r.staged.clear();
-  r.staged_bytes = 0;
-  r.staged_complete = false;
+  r.accepted.clear();
   r.last_compacted = snapshot.metadata().index();
   counters.snapshots_installed++;
   if (cfg.log) {
@@ -110,7 +121,7 @@ void Node::Impl::InstallStagedSnapshot(Replica& r, const raftpb::Snapshot& snaps
   }
 }
 
-void Node::Impl::RetryStuckSnapshots(Replica& r) {
+void CoreImpl::RetryStuckSnapshots(Replica& r) {
   if (r.snapshot_sent_tick.empty()) return;
   raft::NodeStatus st = r.raw->GetStatus();
   for (auto it = r.snapshot_sent_tick.begin(); it != r.snapshot_sent_tick.end();) {

@@ -51,6 +51,21 @@ ShardLog* RaftLogStore::Shard(uint64_t shard) {
   return log.get();
 }
 
+raft::Status RaftLogStore::RecordBoot(uint64_t* boot) {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(), keys::BootKey(), &value);
+  if (!s.ok() && !s.IsNotFound()) return FromLevelDb(s, "raftdb boot count");
+  KVD_CHECK_MSG(s.IsNotFound() || value.size() == 8, "bad boot count in raftdb");
+  const uint64_t next = (s.ok() ? keys::GetBigEndian64(value) : 0) + 1;
+  std::string encoded;
+  keys::PutBigEndian64(&encoded, next);
+  leveldb::WriteOptions options;
+  options.sync = true;
+  raft::Status w = FromLevelDb(db_->Put(options, keys::BootKey(), encoded), "raftdb boot count");
+  if (w.ok()) *boot = next;
+  return w;
+}
+
 raft::Status RaftLogStore::Write(leveldb::WriteBatch* batch, bool sync) {
   leveldb::WriteOptions options;
   options.sync = sync;

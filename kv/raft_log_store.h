@@ -47,6 +47,10 @@ class RaftLogStore {
   // The log of 'shard', loading it from disk (or creating it empty) on first use.
   ShardLog* Shard(uint64_t shard);
 
+  // Counts this open of the store: reads the boot count, adds one and writes it back, synced,
+  // so that no two opens ever share a count (request ids embed it).
+  raft::Status RecordBoot(uint64_t* boot);
+
   // Writes a batch (sync: fsync before returning). On success the caller must call Committed()
   // on every ShardLog it staged into; on failure the node must stop (the in-memory view would
   // run ahead of disk).

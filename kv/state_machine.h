@@ -1,7 +1,8 @@
 // The replicated KV state machine of each data shard, stored in the node's "kvdb" LevelDB.
 //
 // Apply is deterministic: it reads only the entries and the current state (no local clock, no
-// randomness; time comes from Command.leader_time_ms). Each Apply() call writes ONE WriteBatch
+// randomness; time is the shard clock, AppliedState.clock_ms, which only leader-stamped
+// Command.leader_time_ms advances). Each Apply() call writes ONE WriteBatch
 // holding the data changes, the client sessions and the AppliedState, so the state on disk is
 // always "everything up to applied.index" — a restart resumes applying right after it and never
 // applies an entry twice. kvdb writes need not be synced: after a crash the driver re-applies

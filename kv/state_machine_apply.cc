@@ -148,13 +148,18 @@ raft::Status SweepSessions(int64_t now_ms, int64_t ttl_ms, uint64_t shard, Overl
   return raft::Status::Ok();
 }
 
-// A command with its exactly-once bookkeeping.
-raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t ttl_ms,
-                          Overlay* overlay, kvpb::Result* r) {
-  const int64_t now = c.leader_time_ms();
+// A command with its exactly-once bookkeeping, at shard time 'now' (AppliedState.clock_ms).
+raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
+                          int64_t ttl_ms, Overlay* overlay, kvpb::Result* r) {
   if (index % kSessionSweepInterval == 0) {
     raft::Status s = SweepSessions(now, ttl_ms, shard, overlay);
     if (!s.ok()) return s;
+  }
+  if (c.op_case() == kvpb::Command::OP_NOT_SET && c.client_id().empty() &&
+      c.format() == kCommandFormat && c.leader_time_ms() > 0) {
+    r->Clear();  // a clock entry: it only advanced the shard's clock
+    r->set_revision(index);
+    return raft::Status::Ok();
   }
   if (c.client_id().empty()) return ExecuteOp(c, index, shard, overlay, r);
   if (c.seq() == 0) {
@@ -209,8 +214,10 @@ raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
       if (!DecodeCommand(e.data(), &ac.command)) {
         ac.result = Invalid(e.index());
       } else {
-        raft::Status s =
-            ApplyCommand(ac.command, e.index(), shard_, session_ttl_ms_, &overlay, &ac.result);
+        // Only leaders stamp time; it never goes back (leaders' clocks may disagree).
+        applied.set_clock_ms(std::max(applied.clock_ms(), ac.command.leader_time_ms()));
+        raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
+                                      session_ttl_ms_, &overlay, &ac.result);
         if (!s.ok()) return s;
       }
       results.push_back(std::move(ac));

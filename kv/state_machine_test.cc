@@ -171,6 +171,26 @@ TEST_F(StateMachineTest, SessionsExpireAfterTtlOfLeaderTime) {
   EXPECT_EQ(Get("k")->version(), 2u);
 }
 
+// Issue 8, defect 4: expiry reads the shard clock (the latest leader-stamped time), never the time
+// of whichever node proposed a command. A follower's proposal carries no time (0).
+TEST_F(StateMachineTest, SessionExpiryReadsTheShardClockNotTheProposersTime) {
+  Reopen(/*ttl_ms=*/1000);
+  EXPECT_EQ(Run1(Session(PutCmd("k", "a"), "c", 1, 1000)).version(), 1u);
+  // Proposed through followers, without time: however late, the clock has not moved.
+  EXPECT_EQ(Run1(Session(PutCmd("k", "a"), "c", 1, 0)).version(), 1u);
+  EXPECT_EQ(Run1(Session(PutCmd("k", "a"), "c", 1, 0)).version(), 1u);
+  EXPECT_EQ(sm()->applied().clock_ms(), 1000);
+  // A clock entry (a leader's time, no operation) advances it; then the session is gone.
+  kvpb::Command clock;
+  clock.set_format(kCommandFormat);
+  clock.set_leader_time_ms(2500);
+  EXPECT_EQ(Run1(clock).code(), kvpb::RESULT_OK);
+  EXPECT_EQ(sm()->applied().clock_ms(), 2500);
+  EXPECT_EQ(Run1(Session(PutCmd("k", "a"), "c", 1, 0)).version(), 2u);
+  Reopen(/*ttl_ms=*/1000);  // the clock is durable with the applied state
+  EXPECT_EQ(sm()->applied().clock_ms(), 2500);
+}
+
 // The client ids of the shard's stored sessions, read through a snapshot (the observable image).
 std::string SessionIds(ShardStateMachine* sm) {
   std::string ids;

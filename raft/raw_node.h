@@ -17,7 +17,11 @@
 // hard state or entries (votes granted, appends acknowledged), so messages are sent only once
 // those are durable. The one exception: while this node is leader, MSG_APP, MSG_SNAP and
 // MSG_HEARTBEAT to followers may be sent before the local fsync; the leader counts its own log
-// toward commit only from Advance(), i.e. after its fsync.
+// toward commit only from Advance(), i.e. after its fsync. The exception does NOT hold for a
+// Ready whose hard state changes the term or the vote (a node that just won an election): a
+// message carrying a term that is not durable yet could, after a crash, let the node vote again
+// in that term (with one voter plus learners, its appends could even commit before the term is
+// durable). Such a Ready's messages all wait for the fsync.
 //
 // Between GetReady() and Advance() the driver calls nothing else on the RawNode.
 // Thread-safety: none; one thread owns a RawNode.

@@ -1,0 +1,144 @@
+// NodeCore's apply step: committed entries into the state machine, answers to the writes and
+// reads waiting on them, and log compaction behind the applied state.
+#include "kv/node_impl.h"
+#include "raft/check.h"
+
+namespace kvd::kv {
+namespace {
+
+WriteResponse ToWriteResponse(uint64_t shard, const kvpb::Result& r) {
+  WriteResponse resp;
+  resp.shard = shard;
+  resp.version = r.version();
+  resp.revision = r.revision();
+  resp.deleted = r.deleted();
+  resp.current_version = r.current_version();
+  switch (r.code()) {
+    case kvpb::RESULT_OK:
+      resp.code = ErrorCode::kOk;
+      break;
+    case kvpb::RESULT_VERSION_MISMATCH:
+      resp.code = ErrorCode::kVersionMismatch;
+      resp.message = "version mismatch";
+      break;
+    default:
+      resp.code = ErrorCode::kInvalidArgument;
+      resp.message = "command rejected by the state machine";
+  }
+  return resp;
+}
+
+}  // namespace
+
+void PendingRead::Fail(ErrorCode code, const std::string& why) {
+  if (is_scan) {
+    scan_done(ScanError(code, why));
+  } else {
+    get_done(ReadError(code, why, shard));
+  }
+}
+
+void PendingRead::Serve(const ShardStateMachine& sm) {
+  if (is_scan) {
+    ScanResponse resp;
+    std::vector<ScanItem> items;
+    raft::Status s = sm.Scan(scan.prefix, scan.after, scan.limit, &items, &resp.more);
+    if (!s.ok()) return scan_done(ScanError(ErrorCode::kUnavailable, s.ToString()));
+    for (auto& item : items) resp.items.emplace_back(std::move(item.key), std::move(item.record));
+    return scan_done(std::move(resp));
+  }
+  ReadResponse resp;
+  resp.shard = shard;
+  resp.applied_index = sm.applied().index();
+  raft::Status s = sm.Get(get.key, &resp.record);
+  if (!s.ok()) {
+    resp.code = ErrorCode::kUnavailable;
+    resp.message = s.ToString();
+  } else if (!resp.record) {
+    resp.code = ErrorCode::kNotFound;
+  }
+  get_done(std::move(resp));
+}
+
+void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries) {
+  // After a restart, entries the state machine already holds come again: their data is skipped,
+  // but membership changes must reach the Raft core again.
+  const uint64_t held = r.sm->applied().index();
+  // Usually nothing is held already: apply the batch as it is, without copying it.
+  std::vector<raftpb::Entry> fresh;
+  const bool replay = !entries.empty() && entries.front().index() <= held;
+  if (replay) {
+    for (const auto& e : entries) {
+      if (e.index() > held) {
+        fresh.push_back(e);
+      } else if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+        raftpb::ConfChange cc;
+        if (cc.ParseFromString(e.data())) r.raw->ApplyConfChange(cc);
+      }
+    }
+  }
+  const std::vector<raftpb::Entry>& to_apply = replay ? fresh : entries;
+  std::vector<AppliedCommand> applied;
+  raft::Status s = r.sm->Apply(
+      to_apply, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, &applied);
+  KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
+  counters.applied_entries += to_apply.size();
+  for (const auto& a : applied) {
+    if (a.command.proposer_node() != cfg.node_id) continue;
+    auto it = writes.find(a.command.request_id());
+    if (it == writes.end()) continue;  // timed out already, or not a client's write
+    WriteResponse resp = ToWriteResponse(r.shard, a.result);
+    (resp.code == ErrorCode::kOk ? counters.writes_ok : counters.writes_failed)++;
+    it->second.done(std::move(resp));
+    writes.erase(it);
+  }
+  // A pending write whose log slot was committed with another entry was certainly not applied.
+  for (const auto& e : entries) {
+    auto slot = r.slot_to_request.find(e.index());
+    if (slot == r.slot_to_request.end()) continue;
+    auto it = writes.find(slot->second);
+    if (it != writes.end()) {
+      counters.writes_failed++;
+      it->second.done(
+          {ErrorCode::kUnavailable, "leader changed before the write committed; retry", r.shard});
+      writes.erase(it);
+    }
+    r.slot_to_request.erase(slot);
+  }
+}
+
+void CoreImpl::ServeReads(Replica& r) {
+  const uint64_t applied = r.sm->applied().index();
+  for (auto it = reads.begin(); it != reads.end();) {
+    PendingRead& read = it->second;
+    if (read.shard == r.shard && read.has_index && read.read_index <= applied) {
+      read.Serve(*r.sm);
+      it = reads.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void CoreImpl::MaybeCompact(Replica& r) {
+  const kvpb::AppliedState& applied = r.sm->applied();
+  if (applied.index() < r.last_compacted + cfg.compact_every) return;
+  // The state machine must be durable at the compaction point before the log behind it goes.
+  raft::Status s = kvdb->Sync();
+  KVD_CHECK_MSG(s.ok(), "state machine sync failed: " << s.ToString());
+  Crash(CrashPoint::kAfterCompactionSync);
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(applied.index());
+  meta.set_term(applied.term());
+  *meta.mutable_conf_state() = r.raw->GetStatus().config;  // membership is static for now
+  leveldb::WriteBatch batch;
+  r.log->StageCompact(meta, &batch);
+  s = raftdb->Write(&batch, /*sync=*/true);
+  KVD_CHECK_MSG(s.ok(), "raft log compaction failed: " << s.ToString());
+  r.log->Committed();
+  r.last_compacted = applied.index();
+  counters.compactions++;
+  Crash(CrashPoint::kAfterCompaction);
+}
+
+}  // namespace kvd::kv

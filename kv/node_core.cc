@@ -1,0 +1,472 @@
+// NodeCore: opening and recovering the stores, the inputs (peer frames, client requests, ticks)
+// and status. The driver round is in node_driver.cc, applying in node_apply.cc.
+#include "kv/node_core.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "kv/node_impl.h"
+#include "raft/check.h"
+
+namespace kvd::kv {
+namespace {
+
+raft::Status Invalid(const std::string& why) {
+  return raft::Status::Error(raft::Code::kInvalidArgument, why);
+}
+
+// Request ids: the boot count in the high bits, a per-boot sequence in the low bits, so that an
+// id is never reused by a later incarnation of the node (a late answer to a request of the
+// previous incarnation must not answer a new one).
+constexpr int kRequestSeqBits = 40;
+
+// Gives a shard its initial membership the first time the node starts: an empty log whose
+// snapshot point (index 0) carries the configuration. Every member bootstraps identically.
+raft::Status Bootstrap(RaftLogStore& store, ShardLog& log, const std::vector<NodeInfo>& members) {
+  raftpb::SnapshotMetadata meta;
+  for (const auto& m : members) meta.mutable_conf_state()->add_voters(m.id);
+  leveldb::WriteBatch batch;
+  log.StageSnapshot(meta, &batch);
+  raft::Status s = store.Write(&batch, /*sync=*/true);
+  if (s.ok()) log.Committed();
+  return s;
+}
+
+// kvdb may be ahead of raftdb after a crash: a follower syncs an installed snapshot into kvdb
+// before its raftdb batch, and a power loss can undo a log write that kvdb's later sync kept.
+// Everything kvdb applied was committed, so the log is brought up to it before Raft starts:
+// the commit index covers it, and a log that lacks the applied entry (or holds another one at
+// its index) restarts from a snapshot point there. Otherwise a later compaction would leave the
+// commit index below the log (Raft refuses to start), or a conflicting entry would abort it.
+raft::Status ReconcileWithStateMachine(RaftLogStore& store, ShardLog& log,
+                                       const kvpb::AppliedState& applied) {
+  const uint64_t a = applied.index();
+  if (a == 0) return raft::Status::Ok();
+  leveldb::WriteBatch batch;
+  bool changed = false;
+  uint64_t term_at_a = 0;
+  const bool log_has_a = log.Term(a, &term_at_a).ok() && term_at_a == applied.term();
+  if (a > log.snapshot_metadata().index() && !log_has_a) {
+    raftpb::SnapshotMetadata meta;
+    meta.set_index(a);
+    meta.set_term(applied.term());
+    const bool has_conf =
+        applied.conf_state().voters_size() > 0 || applied.conf_state().voters_outgoing_size() > 0;
+    *meta.mutable_conf_state() =
+        has_conf ? applied.conf_state() : log.snapshot_metadata().conf_state();
+    log.StageSnapshot(meta, &batch);
+    changed = true;
+  }
+  raftpb::HardState hs = log.hard_state();
+  if (hs.commit() < a) {
+    hs.set_commit(a);
+    if (hs.term() < applied.term()) {
+      hs.set_term(applied.term());
+      hs.set_vote(0);
+    }
+    log.StageHardState(hs, &batch);
+    changed = true;
+  }
+  if (!changed) return raft::Status::Ok();
+  raft::Status s = store.Write(&batch, /*sync=*/true);
+  if (s.ok()) log.Committed();
+  return s;
+}
+
+}  // namespace
+
+std::string RequestContext(uint64_t request_id) {
+  std::string s;
+  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((request_id >> (8 * i)) & 0xff));
+  return s;
+}
+
+uint64_t RequestIdFromContext(const std::string& ctx) {
+  if (ctx.size() != 8) return 0;
+  uint64_t id = 0;
+  for (unsigned char c : ctx) id = (id << 8) | c;
+  return id;
+}
+
+const char* CrashPointName(CrashPoint p) {
+  switch (p) {
+    case CrashPoint::kAfterSnapshotInstall:
+      return "after-snapshot-install";
+    case CrashPoint::kAfterLogWrite:
+      return "after-log-write";
+    case CrashPoint::kAfterApply:
+      return "after-apply";
+    case CrashPoint::kAfterCompactionSync:
+      return "after-compaction-sync";
+    case CrashPoint::kAfterCompaction:
+      return "after-compaction";
+    case CrashPoint::kAfterBoot:
+      return "after-boot";
+  }
+  return "?";
+}
+
+raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_ptr<NodeCore>* out) {
+  if (cfg.node_id == 0) return Invalid("node id must be positive");
+  if (cfg.shards.size() != 1) return Invalid("exactly one data shard is supported for now");
+  bool member = false;
+  for (const auto& m : cfg.members) member = member || m.id == cfg.node_id;
+  if (!member) return Invalid("node id is not in the initial cluster");
+  if (cfg.data_dir.empty()) return Invalid("data directory is required");
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return Invalid("cannot create data directory " + cfg.data_dir + ": " + ec.message());
+
+  auto impl = std::make_unique<CoreImpl>();
+  impl->cfg = cfg;
+  impl->transport = transport;
+  raft::Status s = RaftLogStore::Open(cfg.data_dir + "/raftdb", cfg.env, &impl->raftdb);
+  if (!s.ok()) return s;
+  s = KvStore::Open(cfg.data_dir + "/kvdb", cfg.env, &impl->kvdb, cfg.session_ttl_ms);
+  if (!s.ok()) return s;
+  s = impl->raftdb->RecordBoot(&impl->boot);
+  if (!s.ok()) return s;
+  KVD_CHECK_MSG(impl->boot < (uint64_t{1} << (64 - kRequestSeqBits)), "boot count exhausted");
+
+  uint64_t seed = cfg.random_seed;
+  if (seed == 0) {
+    seed = cfg.node_id * 0x9E3779B97F4A7C15ull ^
+           static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  for (uint64_t shard : cfg.shards) {
+    auto r = std::make_unique<Replica>();
+    r->shard = shard;
+    r->log = impl->raftdb->Shard(shard);
+    r->sm = impl->kvdb->Shard(shard);
+    raftpb::HardState hs;
+    raftpb::ConfState cs;
+    s = r->log->InitialState(&hs, &cs);
+    if (!s.ok()) return s;
+    if (cs.voters().empty() && cs.voters_outgoing().empty()) {
+      s = Bootstrap(*impl->raftdb, *r->log, cfg.members);
+      if (!s.ok()) return s;
+    }
+    s = ReconcileWithStateMachine(*impl->raftdb, *r->log, r->sm->applied());
+    if (!s.ok()) return s;
+    raft::Config rc;
+    rc.id = cfg.node_id;
+    rc.election_tick = cfg.election_ticks;
+    rc.heartbeat_tick = cfg.heartbeat_ticks;
+    rc.max_size_per_msg = cfg.max_size_per_msg;
+    rc.max_inflight_msgs = cfg.max_inflight_msgs;
+    rc.storage = r->log;
+    // Entries after the compaction point are handed out again on restart: the state machine
+    // skips those it already holds, and membership changes are re-applied to the Raft core.
+    rc.applied = r->log->snapshot_metadata().index();
+    rc.random_seed = seed + shard;
+    s = raft::RawNode::Create(rc, &r->raw);
+    if (!s.ok()) return s;
+    r->soft = r->raw->GetStatus().soft_state;
+    r->last_compacted = r->log->snapshot_metadata().index();
+    r->applied_index = r->sm->applied().index();
+    impl->replicas.emplace(shard, std::move(r));
+  }
+  impl->RefreshStatus();
+  impl->Crash(CrashPoint::kAfterBoot);
+  out->reset(new NodeCore(std::move(impl)));
+  return raft::Status::Ok();
+}
+
+NodeCore::NodeCore(std::unique_ptr<CoreImpl> impl) : impl_(std::move(impl)) {}
+NodeCore::~NodeCore() = default;
+
+void NodeCore::Deliver(kvpb::PeerBatch batch) { impl_->HandleBatch(batch); }
+
+void NodeCore::Write(WriteRequest req, std::function<void(WriteResponse)> done) {
+  if (req.key.empty()) {
+    done(WriteError(ErrorCode::kInvalidArgument, "empty key"));
+    return;
+  }
+  impl_->HandleWrite(req, done);
+}
+
+void NodeCore::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
+  PendingRead read;
+  read.shard = ShardForKey(impl_->cfg.shards, req.key);
+  read.get = std::move(req);
+  read.get_done = std::move(done);
+  impl_->HandleRead(read);
+}
+
+void NodeCore::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
+  PendingRead read;
+  read.shard = impl_->cfg.shards.front();
+  read.is_scan = true;
+  read.scan = std::move(req);
+  read.scan_done = std::move(done);
+  impl_->HandleRead(read);
+}
+
+void NodeCore::Tick() { impl_->Tick(); }
+bool NodeCore::Round() { return impl_->ProcessReadies(); }
+void NodeCore::FailPending(const std::string& why) { impl_->FailAll(why); }
+uint64_t NodeCore::id() const { return impl_->cfg.node_id; }
+uint64_t NodeCore::boot_count() const { return impl_->boot; }
+void NodeCore::CountDroppedFrame() { impl_->counters.frames_dropped++; }
+void NodeCore::CountOverloaded() { impl_->counters.overloaded++; }
+std::string NodeCore::Metrics() const { return impl_->MetricsText(); }
+
+ReadResponse NodeCore::StaleRead(const ReadRequest& req) const {
+  const uint64_t shard = ShardForKey(impl_->cfg.shards, req.key);
+  impl_->counters.reads_stale++;
+  ReadResponse resp;
+  resp.shard = shard;
+  resp.applied_index = impl_->replicas.at(shard)->applied_index;
+  raft::Status s = impl_->kvdb->Shard(shard)->Get(req.key, &resp.record);
+  if (!s.ok()) {
+    resp.code = ErrorCode::kUnavailable;
+    resp.message = s.ToString();
+  } else if (!resp.record) {
+    resp.code = ErrorCode::kNotFound;
+  }
+  return resp;
+}
+
+ScanResponse NodeCore::StaleScan(const ScanRequest& req) const {
+  const uint64_t shard = impl_->cfg.shards.front();
+  impl_->counters.reads_stale++;
+  ScanResponse resp;
+  std::vector<ScanItem> items;
+  raft::Status s =
+      impl_->kvdb->Shard(shard)->Scan(req.prefix, req.after, req.limit, &items, &resp.more);
+  if (!s.ok()) return ScanError(ErrorCode::kUnavailable, s.ToString());
+  for (auto& item : items) resp.items.emplace_back(std::move(item.key), std::move(item.record));
+  return resp;
+}
+
+ClusterStatus NodeCore::Status() const {
+  std::lock_guard<std::mutex> lock(impl_->status_mu);
+  ClusterStatus st = impl_->status_cache;
+  for (auto& n : st.nodes) {
+    n.up = n.id == impl_->cfg.node_id || impl_->transport == nullptr ||
+           impl_->transport->Reachable(n.id);
+  }
+  return st;
+}
+
+bool NodeCore::IsReady() const {
+  std::lock_guard<std::mutex> lock(impl_->status_mu);
+  return impl_->ready_cache;
+}
+
+// ---- CoreImpl: inputs ----
+
+int64_t CoreImpl::NowMs() const {
+  if (cfg.monotonic_ms) return cfg.monotonic_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t CoreImpl::WallMs() const {
+  if (cfg.wall_ms) return cfg.wall_ms();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t CoreImpl::NextRequestId() {
+  KVD_CHECK_MSG(next_request_seq < (uint64_t{1} << kRequestSeqBits), "request ids exhausted");
+  return (boot << kRequestSeqBits) | next_request_seq++;
+}
+
+void CoreImpl::HandleBatch(kvpb::PeerBatch& batch) {
+  if (batch.has_snapshot_chunk()) {
+    auto it = replicas.find(batch.snapshot_chunk().shard());
+    if (it != replicas.end()) StageChunk(*it->second, batch.snapshot_chunk());
+  }
+  for (auto& sm : *batch.mutable_messages()) {
+    auto it = replicas.find(sm.shard());
+    if (it == replicas.end()) continue;  // not a replica of this shard here
+    Replica& r = *it->second;
+    if (sm.message().type() == raftpb::MSG_SNAP && !AcceptStagedSnapshot(r, sm.message())) {
+      continue;
+    }
+    (void)r.raw->Step(std::move(*sm.mutable_message()));  // unknown peers are ignored
+  }
+}
+
+bool CoreImpl::LeaderUnreachable(const Replica& r) const {
+  // A follower would forward the request to a leader it cannot reach (say, one that just died);
+  // the request would be lost and its outcome unknown. Refusing now applies nothing: the client
+  // retries, by then against a new leader.
+  return r.soft.lead != 0 && r.soft.lead != cfg.node_id && transport != nullptr &&
+         !transport->Reachable(r.soft.lead);
+}
+
+namespace {
+
+// Why a proposal was dropped, as the client should hear it: a leader that sheds load (its
+// uncommitted log is full) is overloaded (429, retry later); anything else is unavailable.
+WriteResponse DroppedProposal(const Replica& r, uint64_t self, const raft::Status& s) {
+  const bool leader = r.soft.state == raft::StateType::kLeader && r.soft.lead == self;
+  if (leader && r.raw->GetStatus().lead_transferee == 0) {
+    return WriteError(ErrorCode::kOverloaded, "the leader's uncommitted log is full; retry later",
+                      r.shard);
+  }
+  return WriteError(ErrorCode::kUnavailable, "no leader: " + s.message(), r.shard);
+}
+
+}  // namespace
+
+void CoreImpl::HandleWrite(WriteRequest& req, std::function<void(WriteResponse)>& done) {
+  const uint64_t shard = ShardForKey(cfg.shards, req.key);
+  Replica& r = *replicas.at(shard);
+  if (writes.size() + reads.size() >= cfg.max_pending_requests) {
+    counters.overloaded++;
+    done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", shard));
+    return;
+  }
+  if (LeaderUnreachable(r)) {
+    counters.writes_failed++;
+    done(WriteError(ErrorCode::kUnavailable, "the leader is unreachable; retry", shard));
+    return;
+  }
+  const uint64_t id = NextRequestId();
+  kvpb::Command cmd;
+  cmd.set_format(1);
+  cmd.set_client_id(req.client_id);
+  cmd.set_seq(req.seq);
+  // Only a leader's clock is used for session expiry: a follower's proposal carries no time and
+  // is applied at the shard's clock (the latest leader-stamped time).
+  if (r.soft.state == raft::StateType::kLeader) cmd.set_leader_time_ms(WallMs());
+  cmd.set_proposer_node(cfg.node_id);
+  cmd.set_request_id(id);
+  if (req.is_delete) {
+    auto* d = cmd.mutable_delete_();
+    d->set_key(req.key);
+    d->set_has_if_version(req.if_version.has_value());
+    d->set_if_version(req.if_version.value_or(0));
+  } else {
+    auto* p = cmd.mutable_put();
+    p->set_key(req.key);
+    p->set_value(std::move(req.value));
+    p->set_has_if_version(req.if_version.has_value());
+    p->set_if_version(req.if_version.value_or(0));
+  }
+  raft::Status s = r.raw->Propose(EncodeCommand(cmd));
+  if (!s.ok()) {
+    WriteResponse resp = DroppedProposal(r, cfg.node_id, s);
+    (resp.code == ErrorCode::kOverloaded ? counters.overloaded : counters.writes_failed)++;
+    done(std::move(resp));
+    return;
+  }
+  counters.proposals++;
+  if (AckOnPropose()) {
+    done(WriteResponse{ErrorCode::kOk, "", shard});
+    return;
+  }
+  writes[id] = PendingWrite{shard, std::move(done), NowMs() + cfg.request_timeout_ms, 0};
+}
+
+void CoreImpl::MaybeProposeClock(Replica& r) {
+  // A shard whose writes all arrive through followers would see no leader time and never expire
+  // a session; the leader stamps its clock on an entry of its own now and then.
+  if (r.soft.state != raft::StateType::kLeader) return;
+  const int64_t now = WallMs();
+  const int64_t every = std::max<int64_t>(1, cfg.session_ttl_ms / 8);
+  if (r.last_clock_proposal_ms == 0) r.last_clock_proposal_ms = now;
+  if (now - r.last_clock_proposal_ms < every) return;
+  r.last_clock_proposal_ms = now;
+  kvpb::Command cmd;
+  cmd.set_format(1);
+  cmd.set_leader_time_ms(now);
+  cmd.set_proposer_node(cfg.node_id);
+  (void)r.raw->Propose(EncodeCommand(cmd));  // best effort: the next one comes soon enough
+}
+
+void CoreImpl::HandleRead(PendingRead& read) {
+  Replica& r = *replicas.at(read.shard);
+  if (writes.size() + reads.size() >= cfg.max_pending_requests) {
+    counters.overloaded++;
+    counters.reads_failed++;
+    return read.Fail(ErrorCode::kOverloaded, "too many requests in flight");
+  }
+  if (LeaderUnreachable(r)) {
+    counters.reads_failed++;
+    return read.Fail(ErrorCode::kUnavailable, "the leader is unreachable; retry");
+  }
+  const uint64_t id = NextRequestId();
+  raft::Status s = r.raw->ReadIndex(RequestContext(id));
+  if (!s.ok()) {
+    counters.reads_failed++;
+    return read.Fail(ErrorCode::kUnavailable, "no leader: " + s.message());
+  }
+  counters.reads_linearizable++;
+  read.deadline_ms = NowMs() + cfg.request_timeout_ms;
+  reads.emplace(id, std::move(read));
+}
+
+void CoreImpl::Tick() {
+  ++ticks;
+  for (auto& [shard, r] : replicas) {
+    r->raw->Tick();
+    RetryStuckSnapshots(*r);
+    MaybeProposeClock(*r);
+  }
+  ExpireRequests();
+  RefreshStatus();
+}
+
+void CoreImpl::ExpireRequests() {
+  const int64_t now = NowMs();
+  for (auto it = writes.begin(); it != writes.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    counters.writes_unknown++;
+    it->second.done(
+        {ErrorCode::kTimeout, "write outcome unknown: not committed in time", it->second.shard});
+    it = writes.erase(it);
+  }
+  for (auto it = reads.begin(); it != reads.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    counters.reads_failed++;
+    it->second.Fail(ErrorCode::kUnavailable, "read timed out; retry");
+    it = reads.erase(it);
+  }
+}
+
+void CoreImpl::FailAll(const std::string& why) {
+  for (auto& [id, w] : writes) {
+    counters.writes_unknown++;
+    w.done(WriteError(ErrorCode::kTimeout, why + "; write outcome unknown", w.shard));
+  }
+  writes.clear();
+  for (auto& [id, read] : reads) read.Fail(ErrorCode::kUnavailable, why);
+  reads.clear();
+}
+
+void CoreImpl::RefreshStatus() {
+  ClusterStatus st;
+  st.node_id = cfg.node_id;
+  st.nodes = cfg.members;
+  bool ready = true;
+  for (auto& [shard, r] : replicas) {
+    raft::NodeStatus ns = r->raw->GetStatus();
+    ShardStatus ss;
+    ss.id = shard;
+    for (uint64_t v : ns.config.voters()) ss.replicas.push_back(v);
+    ss.leader = ns.soft_state.lead;
+    ss.term = ns.hard_state.term();
+    ss.commit_index = ns.hard_state.commit();
+    ss.applied_index = r->sm->applied().index();
+    ss.role = raft::StateName(ns.soft_state.state);
+    ready = ready && ss.leader != 0;
+    st.shards.push_back(std::move(ss));
+  }
+  std::lock_guard<std::mutex> lock(status_mu);
+  status_cache = std::move(st);
+  ready_cache = ready;
+}
+
+}  // namespace kvd::kv

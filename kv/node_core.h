@@ -1,0 +1,86 @@
+// NodeCore: the steppable heart of kv::Node, what raft::RawNode is to its driver. It owns the
+// node's stores (raftdb, kvdb) and every shard replica, and does one thing at a time when told:
+// take an input (a peer frame, a client request), tick, or run one driver round. It has no thread,
+// reads time only through NodeConfig's clocks, and reaches peers only through a Transport.
+//
+// kv::Node (node.h) is a thin shell around it: a thread, an inbox and the real clocks. The
+// deterministic simulator (tests/sim) runs the same core with simulated clocks, a simulated
+// transport and stores on a fault-injecting leveldb::Env, and crashes it at every CrashPoint.
+//
+// A driver round (Round()):
+//   1. install an incoming snapshot into kvdb (synced)        CrashPoint::kAfterSnapshotInstall
+//   2. a stable leader sends its appends and heartbeats early (thesis 10.2.1)
+//   3. every shard's log entries, snapshot point and hard state in ONE synced raftdb batch
+//                                                             CrashPoint::kAfterLogWrite
+//   4. send every other message
+//   5. apply committed entries (one kvdb batch per shard), answer waiters, Advance()
+//                                                             CrashPoint::kAfterApply
+//   6. compact the log of shards far enough past the last compaction: kvdb sync
+//      (CrashPoint::kAfterCompactionSync), then the raftdb compaction (kAfterCompaction)
+//
+// Outcomes (node.h): a write is answered kOk only after its entry is committed and applied;
+// kUnavailable when it certainly was not applied; kTimeout when neither is known by its deadline.
+// A linearizable read is served only after a ReadIndex round confirmed leadership and the replica
+// applied up to that index.
+//
+// Callbacks passed to Write/Read/Scan are called at most once, from within a later call on the
+// core (or FailPending()); a core destroyed without FailPending() drops them uncalled, which is
+// what a crash is. Thread-safety: one thread at a time, except StaleRead/StaleScan/Status/
+// IsReady/Metrics, which any thread may call.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "kv/node_config.h"
+#include "kv/service.h"
+#include "kv/transport.h"
+#include "raft/status.h"
+
+namespace kvd::kv {
+
+struct CoreImpl;
+
+class NodeCore {
+ public:
+  // Opens (or creates) the stores under config.data_dir and recovers every shard replica.
+  // 'transport' is borrowed for the core's lifetime (may be null: every send is dropped).
+  static raft::Status Open(NodeConfig config, Transport* transport, std::unique_ptr<NodeCore>* out);
+  ~NodeCore();
+  NodeCore(const NodeCore&) = delete;
+  NodeCore& operator=(const NodeCore&) = delete;
+
+  // Inputs. Each is handled at once; what it produces goes out in the next Round().
+  void Deliver(kvpb::PeerBatch batch);
+  void Write(WriteRequest req, std::function<void(WriteResponse)> done);
+  void Read(ReadRequest req, std::function<void(ReadResponse)> done);  // linearizable
+  void Scan(ScanRequest req, std::function<void(ScanResponse)> done);  // linearizable
+  // One logical clock tick (NodeConfig::tick_ms): Raft timers, request deadlines, status.
+  void Tick();
+  // One driver round over every replica with a Ready. Returns true if more is ready at once.
+  bool Round();
+  // Answers every waiting request (node stopping): writes kTimeout, reads kUnavailable.
+  void FailPending(const std::string& why);
+
+  // Served from this replica's applied state on the calling thread (any thread).
+  ReadResponse StaleRead(const ReadRequest& req) const;
+  ScanResponse StaleScan(const ScanRequest& req) const;
+
+  uint64_t id() const;
+  ClusterStatus Status() const;  // as of the last tick or role change (any thread)
+  bool IsReady() const;
+  std::string Metrics() const;
+  void CountDroppedFrame();    // an inbound frame the shell could not queue
+  void CountOverloaded();      // a request the shell shed before it reached the core
+  uint64_t boot_count() const;  // this store's opens so far, this one included
+
+  CoreImpl& impl() { return *impl_; }  // for kv/node*.cc and white-box tests only
+
+ private:
+  explicit NodeCore(std::unique_ptr<CoreImpl> impl);
+  std::unique_ptr<CoreImpl> impl_;
+};
+
+}  // namespace kvd::kv
