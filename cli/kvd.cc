@@ -1,6 +1,7 @@
 // kvd: one node of a kvd cluster. Parses flags, opens the node's stores, starts the peer
 // transport, the node's driver and the HTTP front end, and runs until SIGINT or SIGTERM.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -11,7 +12,7 @@
 #include "cli/kvd_flags.h"
 #include "kv/node.h"
 #include "rpc/http_server.h"
-#include "rpc/peer_address.h"
+#include "rpc/host_port.h"
 #include "rpc/peer_transport.h"
 
 namespace {
@@ -78,6 +79,52 @@ int main(int argc, char** argv) {
                  "Applied entries between Raft log compactions")
       ->capture_default_str()
       ->check(CLI::Range(10, 100000000));
+  int http_max_connections = http.max_connections;
+  app.add_option("--http-max-connections", http_max_connections,
+                 "Open HTTP connections before idle ones are evicted (then 429); lowered to fit "
+                 "the open-file limit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  int64_t header_timeout_ms = http.header_timeout.count();
+  app.add_option("--http-header-timeout-ms", header_timeout_ms,
+                 "Time for a request header to arrive (from accept, or from its first byte on a "
+                 "kept-alive connection); then 408 request_timeout, or a silent close if nothing "
+                 "came")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  int64_t idle_timeout_ms = http.idle_timeout.count();
+  app.add_option("--http-idle-timeout-ms", idle_timeout_ms,
+                 "How long a kept-alive HTTP connection may wait for its next request")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  kvd::rpc::PeerTransportOptions peer_options;
+  size_t peer_max_inbound = peer_options.max_inbound_connections;
+  app.add_option("--peer-max-inbound", peer_max_inbound,
+                 "Inbound peer connections in all; lowered to fit the open-file limit")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  app.add_option("--peer-max-inbound-per-source", peer_options.max_inbound_per_source,
+                 "Inbound peer connections from one IP address")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  int64_t peer_stall_ms = peer_options.inbound_stall_timeout.count();
+  app.add_option("--peer-stall-timeout-ms", peer_stall_ms,
+                 "An inbound peer connection must complete its first frame within this time, "
+                 "and a frame once begun may not pause longer")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  size_t peer_max_frame_bytes = 0;
+  app.add_option("--peer-max-frame-bytes", peer_max_frame_bytes,
+                 "Largest peer frame sent or accepted (0: the larger of 8 MiB and "
+                 "2 * --max-value-bytes + 1 MiB)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30));
+  size_t peer_buffer_bytes = 0;
+  app.add_option("--peer-inbound-buffer-bytes", peer_buffer_bytes,
+                 "Receive buffers of all inbound peer connections together (0: the larger of "
+                 "64 MiB and 4 * the frame cap)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1} << 32));
   CLI11_PARSE(app, argc, argv);
 
   std::string error;
@@ -110,13 +157,38 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Every connection cap must stay below the open-file limit, with room for LevelDB: at the
+  // limit LevelDB fails with EMFILE and the node aborts.
+  const kvd::cli::FileLimit files = kvd::cli::RaiseFileLimit();
+  const kvd::cli::ConnectionCaps caps = kvd::cli::PlanConnectionCaps(
+      files.soft, http_max_connections, peer_max_inbound, peers->size());
+  LogLine("kvd", "open files: soft limit " + std::to_string(files.soft_before) +
+                     (files.soft != files.soft_before ? " raised to " + std::to_string(files.soft)
+                                                      : std::string(" kept")) +
+                     " (hard " + std::to_string(files.hard) + ")" +
+                     (files.error.empty() ? "" : "; could not raise: " + files.error) +
+                     "; HTTP connections <= " + std::to_string(caps.http_max_connections) +
+                     " (asked " + std::to_string(http_max_connections) +
+                     "), inbound peer connections <= " + std::to_string(caps.peer_max_inbound) +
+                     " (asked " + std::to_string(peer_max_inbound) + "), " +
+                     std::to_string(caps.reserved_for_files) + " kept for LevelDB and the rest");
+
   std::unique_ptr<kvd::kv::Node> node;
   kvd::raft::Status s = kvd::kv::Node::Open(cfg, &node);
   if (!s.ok()) return Fail("cannot open node: " + s.ToString());
 
   kvd::kv::Node* node_ptr = node.get();
-  kvd::rpc::PeerTransportOptions peer_options;
   peer_options.log = [](std::string_view line) { LogLine("kvd peer", line); };
+  peer_options.max_inbound_connections = caps.peer_max_inbound;
+  peer_options.inbound_stall_timeout = std::chrono::milliseconds(peer_stall_ms);
+  // A frame carries at most ~1 MiB of entries or one snapshot chunk, but always one whole entry.
+  peer_options.max_frame_bytes =
+      peer_max_frame_bytes != 0
+          ? peer_max_frame_bytes
+          : std::max(kvd::rpc::kDefaultMaxPeerFrameBytes, 2 * max_value_bytes + (size_t{1} << 20));
+  peer_options.max_inbound_buffer_bytes =
+      peer_buffer_bytes != 0 ? peer_buffer_bytes
+                             : std::max(size_t{64} << 20, 4 * peer_options.max_frame_bytes);
   kvd::rpc::PeerTransport transport(
       id, peer_listen, *peers,
       [node_ptr](kvd::kvpb::PeerBatch batch) { node_ptr->Deliver(std::move(batch)); },
@@ -129,6 +201,9 @@ int main(int argc, char** argv) {
   http.port = http_address->port;
   http.max_body_bytes = max_value_bytes;
   http.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms + 1000);
+  http.max_connections = caps.http_max_connections;
+  http.header_timeout = std::chrono::milliseconds(header_timeout_ms);
+  http.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   http.log = [](std::string_view line) { LogLine("kvd http", line); };
   kvd::rpc::HttpServer server(*node, http);
   if (!server.Start(&error)) {

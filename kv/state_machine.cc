@@ -4,6 +4,7 @@
 
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "kv/db_util.h"
@@ -69,7 +70,8 @@ raft::Status ShardStateMachine::Get(const std::string& key,
 }
 
 raft::Status ShardStateMachine::Scan(const std::string& prefix, const std::string& after,
-                                     size_t limit, std::vector<ScanItem>* out, bool* more) const {
+                                     size_t limit, std::vector<ScanItem>* out, bool* more,
+                                     size_t max_bytes) const {
   *more = false;
   const std::string data_prefix = keys::DataPrefix(shard_);
   const std::string scan_prefix = keys::DataKey(shard_, prefix);
@@ -82,11 +84,16 @@ raft::Status ShardStateMachine::Scan(const std::string& prefix, const std::strin
     it->Seek(scan_prefix);
   }
   size_t taken = 0;
+  size_t bytes = 0;  // keys and values returned so far
   for (; it->Valid() && it->key().starts_with(scan_prefix); it->Next()) {
-    if (taken == limit) {
+    // The stored record's size bounds its value's; judged before parsing, so a page never holds
+    // more than max_bytes plus its first record.
+    const size_t item_bytes = it->key().size() - data_prefix.size() + it->value().size();
+    if (taken == limit || (taken > 0 && item_bytes > max_bytes - std::min(bytes, max_bytes))) {
       *more = true;
       break;
     }
+    bytes += item_bytes;
     ScanItem item;
     item.key.assign(it->key().data() + data_prefix.size(), it->key().size() - data_prefix.size());
     KVD_CHECK_MSG(

@@ -102,9 +102,14 @@ class ShardStateMachine {
   const kvpb::AppliedState& applied() const { return applied_; }
 
   raft::Status Get(const std::string& key, std::optional<kvpb::KeyRecord>* out) const;
-  // Keys with 'prefix', strictly after 'after', in key order, at most 'limit'.
+  // Keys with 'prefix', strictly after 'after', in key order, at most 'limit' items and about
+  // 'max_bytes' of keys and values: an item that would take the total past max_bytes is left
+  // for the next page (*more = true), except that the first item is always returned, however
+  // large. So one call holds at most max_bytes plus one record in memory, not 'limit' records.
+  static constexpr size_t kDefaultScanMaxBytes = size_t{4} << 20;
   raft::Status Scan(const std::string& prefix, const std::string& after, size_t limit,
-                    std::vector<ScanItem>* out, bool* more) const;
+                    std::vector<ScanItem>* out, bool* more,
+                    size_t max_bytes = kDefaultScanMaxBytes) const;
 
   // Snapshot streaming: reads a consistent image of the shard (data, sessions, applied state)
   // and hands it out in chunks of at most ~max_chunk_bytes. Stops early if 'sink' returns false.

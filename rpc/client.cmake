@@ -13,6 +13,7 @@ add_library(kvd_rpc_client_testing STATIC ${CMAKE_CURRENT_SOURCE_DIR}/client_fak
 target_link_libraries(kvd_rpc_client_testing PUBLIC kvd_rpc_client PRIVATE Boost::headers)
 
 add_executable(http_client_test ${CMAKE_CURRENT_SOURCE_DIR}/http_client_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/parsers_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client_retry_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/http_client_json_test.cc)
 target_link_libraries(http_client_test PRIVATE kvd_rpc_client kvd_rpc_client_testing
                       GTest::gtest_main)

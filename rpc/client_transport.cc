@@ -11,7 +11,10 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <exception>
+#include <optional>
 #include <thread>
+
+#include "rpc/host_port.h"
 
 namespace kvd::rpc {
 namespace {
@@ -29,22 +32,19 @@ struct Endpoint {
   std::string name;  // as configured, for messages
   std::string host;
   std::string port;
+  std::string invalid;  // why the configured text is not an address; empty if it is one
 };
 
-// "host:port" or "[v6addr]:port"; a missing port means 80.
+// rpc/host_port.h, the parser the server uses too; a missing port means 80.
 Endpoint ParseEndpoint(const std::string& text) {
-  Endpoint ep{text, text, "80"};
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos) return ep;
-    ep.host = text.substr(1, close - 1);
-    if (close + 1 < text.size() && text[close + 1] == ':') ep.port = text.substr(close + 2);
-    return ep;
-  }
-  size_t colon = text.rfind(':');
-  if (colon != std::string::npos) {
-    ep.host = text.substr(0, colon);
-    ep.port = text.substr(colon + 1);
+  Endpoint ep{text, "", "", ""};
+  std::optional<HostPort> parsed = ParseHostPort(text, &ep.invalid, /*default_port=*/80);
+  if (parsed && parsed->port == 0) ep.invalid = "bad address '" + text + "': port 0";
+  if (parsed && ep.invalid.empty()) {
+    ep.host = std::move(parsed->host);
+    ep.port = std::to_string(parsed->port);
+  } else if (ep.invalid.empty()) {
+    ep.invalid = "bad address '" + text + "'";
   }
   return ep;
 }
@@ -155,6 +155,10 @@ class ClientTransport::Impl {
     Connection& conn = connections_[index];
     const Endpoint& ep = endpoints_[index];
     resp.endpoint = ep.name;
+    if (!ep.invalid.empty()) {
+      resp.transport_error = ep.invalid;
+      return Stage::kNotSent;
+    }
     req.set(http::field::host, ep.name);  // host:port as configured
     // Round 2 exists only to replace a pooled connection the server had silently closed.
     for (int round = 0; round < 2; ++round) {

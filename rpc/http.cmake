@@ -12,6 +12,7 @@ target_include_directories(kvd_rpc_http PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(kvd_rpc_http PUBLIC kvd_proto kvd_rpc_text Boost::json Boost::headers Threads::Threads)
 
 add_executable(http_server_test
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_abuse_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_codec_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_server_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_session_test.cc

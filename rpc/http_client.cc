@@ -89,17 +89,6 @@ const char* TransportName(Transport t) {
   return "unknown";
 }
 
-std::optional<IdempotencyKey> IdempotencyKey::Parse(std::string_view text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  for (char c : text.substr(0, colon)) {
-    if (c < 0x21 || c > 0x7E) return std::nullopt;  // printable ASCII, as the server requires
-  }
-  std::optional<uint64_t> seq = ParseU64(text.substr(colon + 1));
-  if (!seq || *seq == 0) return std::nullopt;
-  return IdempotencyKey{std::string(text.substr(0, colon)), *seq};
-}
-
 const std::string* FindHeader(const std::vector<Header>& headers, std::string_view name) {
   for (const Header& h : headers) {
     if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) {
@@ -165,6 +154,14 @@ Result HttpClient::Write(std::string_view method, std::string target, std::strin
                          std::optional<IdempotencyKey> idempotency) {
   if (!idempotency && !options_.client_id.empty()) {
     idempotency = IdempotencyKey{options_.client_id, next_seq_++};
+  }
+  if (idempotency && !idempotency->IsValid()) {
+    // The server would refuse it (400); say so without sending (rpc/idempotency_key.h).
+    Result r;
+    r.transport = Transport::kProtocolError;
+    r.transport_error = "invalid idempotency key '" + idempotency->ToString().substr(0, 300) +
+                      "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
+    return r;
   }
   RawRequest req{std::string(method), std::move(target), std::string(body), {}, false};
   if (idempotency) {

@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "rpc/idempotency_key.h"
+
 namespace kvd::rpc {
 
 class ClientTransport;
@@ -63,14 +65,6 @@ enum class Transport {
 };
 const char* TransportName(Transport t);
 
-struct IdempotencyKey {
-  std::string client_id;
-  uint64_t seq = 0;  // positive, increasing per client id
-  std::string ToString() const { return client_id + ":" + std::to_string(seq); }
-  // Parses "id:seq" (id printable ASCII without spaces, seq a positive integer); nullopt if not.
-  static std::optional<IdempotencyKey> Parse(std::string_view text);
-};
-
 // Outcome of one call. ok() means a 2xx answer.
 struct Result {
   Transport transport = Transport::kProtocolError;
@@ -93,7 +87,10 @@ struct Result {
   int attempts = 0;                         // attempts made (retries + 1)
 
   bool ok() const { return transport == Transport::kOk && status >= 200 && status < 300; }
-  bool not_found() const { return transport == Transport::kOk && status == 404; }
+  // A missing key or lock; a 404 no_route (a wrong URL, e.g. a proxy in the way) is not that.
+  bool not_found() const {
+    return transport == Transport::kOk && status == 404 && error_code != "no_route";
+  }
 };
 
 struct ScanItem {

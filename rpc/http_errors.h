@@ -10,9 +10,11 @@
 //   kTimeout            504     timeout             "indeterminate": true for writes, false for
 //   reads anything else       500     internal
 //
-// The HTTP layer adds: 400 bad_key / invalid_argument (malformed request), 404 not_found (unknown
-// route), 405 method_not_allowed (with Allow), 413 too_large, 431 too_large (headers), 429
-// overloaded (connection limit), 504 timeout (no answer within the request timeout).
+// The HTTP layer adds: 400 bad_key / invalid_argument (malformed request), 404 no_route (unknown
+// route; docs/api.md keeps not_found for missing keys and locks), 405 method_not_allowed (with
+// Allow), 408 request_timeout (header or body too slow to arrive), 413 too_large, 431 too_large
+// (headers), 429 overloaded (connection limit), 504 timeout (no answer within the request
+// timeout). Every 429 and 503 carries Retry-After.
 #pragma once
 
 #include <cstdint>

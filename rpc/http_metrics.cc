@@ -61,6 +61,11 @@ void HttpMetrics::ConnectionRejected() {
   ++connections_rejected_;
 }
 
+void HttpMetrics::ConnectionEvicted() {
+  std::lock_guard lock(mu_);
+  ++connections_evicted_;
+}
+
 std::string HttpMetrics::Render() const {
   std::string out;
   char line[512];
@@ -105,6 +110,12 @@ std::string HttpMetrics::Render() const {
       "# TYPE kvd_http_connections_rejected_total counter\n"
       "kvd_http_connections_rejected_total %llu\n",
       static_cast<unsigned long long>(connections_rejected_));
+  emit(
+      "# HELP kvd_http_connections_evicted_total Idle connections closed to admit new ones at "
+      "max_connections.\n"
+      "# TYPE kvd_http_connections_evicted_total counter\n"
+      "kvd_http_connections_evicted_total %llu\n",
+      static_cast<unsigned long long>(connections_evicted_));
   return out;
 }
 

@@ -43,6 +43,7 @@ class HttpMetrics {
   void ConnectionOpened();
   void ConnectionClosed();
   void ConnectionRejected();
+  void ConnectionEvicted();  // an idle connection closed to make room for a new one
 
   std::string Render() const;
 
@@ -62,6 +63,7 @@ class HttpMetrics {
   std::array<Histogram, kHttpRouteCount> latency_;          // GUARDED_BY(mu_)
   int64_t connections_active_ = 0;                          // GUARDED_BY(mu_)
   uint64_t connections_rejected_ = 0;                       // GUARDED_BY(mu_)
+  uint64_t connections_evicted_ = 0;                        // GUARDED_BY(mu_)
 };
 
 }  // namespace kvd::rpc

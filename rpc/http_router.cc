@@ -5,12 +5,12 @@
 #include <utility>
 
 #include "rpc/http_url.h"
+#include "rpc/idempotency_key.h"
 
 namespace kvd::rpc {
 namespace {
 
 constexpr std::string_view kKvPrefix = "/v1/kv/";
-constexpr size_t kMaxClientIdBytes = 256;
 constexpr size_t kDefaultScanLimit = 100;
 
 void RespondNow(const Responder& respond, HttpReply reply) {
@@ -54,20 +54,6 @@ std::optional<bool> ParseStale(const Query& query) {
   if (c == nullptr || *c == "linearizable") return false;
   if (*c == "stale") return true;
   return std::nullopt;
-}
-
-// "<client-id>:<seq>" -> client id, seq; false if malformed.
-bool ParseIdempotencyKey(std::string_view v, std::string* client_id, uint64_t* seq) {
-  size_t colon = v.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon > kMaxClientIdBytes) return false;
-  for (char c : v.substr(0, colon)) {
-    if (c < 0x21 || c > 0x7E) return false;
-  }
-  auto n = ParseUint64(v.substr(colon + 1));
-  if (!n || *n == 0) return false;
-  *client_id = std::string(v.substr(0, colon));
-  *seq = *n;
-  return true;
 }
 
 }  // namespace
@@ -124,7 +110,7 @@ HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
       return reply;
     });
   }
-  RespondNow(respond, ErrorReply(404, "not_found", "no such route"));
+  RespondNow(respond, ErrorReply(404, "no_route", "no such route"));
   return HttpRoute::kOther;
 }
 
@@ -180,9 +166,14 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
     if (!write.if_version) return fail(BadRequest("if_version must be a non-negative integer"));
   }
   if (req.idempotency_keys.size() > 1) return fail(BadRequest("more than one Idempotency-Key"));
-  if (req.idempotency_keys.size() == 1 &&
-      !ParseIdempotencyKey(req.idempotency_keys[0], &write.client_id, &write.seq)) {
-    return fail(BadRequest("Idempotency-Key must be <client-id>:<seq> with seq >= 1"));
+  if (req.idempotency_keys.size() == 1) {
+    std::optional<IdempotencyKey> idempotency =
+        IdempotencyKey::Parse(req.idempotency_keys[0], &error);
+    if (!idempotency) {
+      return fail(BadRequest("Idempotency-Key must be <client-id>:<seq>: " + error));
+    }
+    write.client_id = std::move(idempotency->client_id);
+    write.seq = idempotency->seq;
   }
   if (req.has_fence) return fail(BadRequest("X-Fence is not supported by this server yet"));
   if (!write.is_delete) write.value = std::move(req.body);

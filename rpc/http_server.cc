@@ -46,7 +46,10 @@ struct HttpServer::Impl {
       return;
     }
     const int max = context.options.max_connections;
-    const int open = context.connections.load();
+    int open = context.connections.load();
+    // At the limit, the connection that has waited longest for a request header makes room
+    // (it is uncounted at once and closed on its strand); only when none waits is this one refused.
+    if (open >= max && context.idle.EvictOldest()) open = context.connections.load();
     if (open >= max) context.metrics.ConnectionRejected();
     if (open >= 2 * max) {
       boost::system::error_code ignored;

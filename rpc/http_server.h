@@ -14,13 +14,25 @@
 //   - key over max_key_bytes (percent-decoded): 413 too_large (docs/api.md: "key or value over
 //     the limit"); empty key: 400 bad_key.
 //   - request line + headers over max_header_bytes: 431 too_large, connection closed.
-//   - more than max_connections open connections: the extra connection's first request gets
-//     429 overloaded with Retry-After, then it is closed; beyond twice the limit new connections
-//     are closed without a response.
+//   - max_connections open connections: a new connection first evicts the connection that has
+//     waited longest for a request header (a fresh connection that sent nothing or only part of a
+//     header, or a keep-alive connection between requests), which is closed without a response,
+//     so a real client always gets in while idle connections hold the slots. Only if no
+//     connection is waiting for a header does the new connection's first request get 429
+//     overloaded with Retry-After, then it is closed; beyond twice the limit new connections are
+//     closed without a response. Keep max_connections (times two) below the process's file
+//     descriptor limit (cli/kvd.cc derives it).
 //   - a request whose service callback has not answered within request_timeout: 504 timeout,
 //     "indeterminate": true for writes (the write may still be applied). A late answer is dropped.
-//   - a connection idle (no request bytes) for idle_timeout: closed. A request whose header or
-//     body takes longer than the respective timeout to arrive: closed.
+//   - request header: a fresh connection must deliver its first request header within
+//     header_timeout of being accepted; a keep-alive connection may wait idle_timeout for the
+//     first byte of its next request, and then has header_timeout for the rest of the header.
+//     Past the deadline: closed without a response if no byte of the request came, else 408
+//     request_timeout (JSON error) and closed.
+//   - request body: must arrive within request_timeout of the header, else 408 request_timeout
+//     (JSON error) and closed.
+//   - every 429 and 503 reply carries Retry-After (seconds, kRetryAfterSeconds).
+//   - HEAD is served as GET without the body (headers, Content-Length included, only).
 //   - scan: limit at most max_scan_limit; a scan reply is cut (with "more": true) once it holds
 //     max_scan_response_bytes of keys and values.
 //
@@ -56,8 +68,9 @@ struct HttpOptions {
   size_t max_scan_limit = 1000;  // largest accepted ?limit=; the default is 100
   size_t max_scan_response_bytes = 16 << 20;
 
-  std::chrono::milliseconds request_timeout{10'000};
-  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds request_timeout{10'000};  // service answer; also the body's arrival
+  std::chrono::milliseconds idle_timeout{60'000};     // keep-alive: until the next request begins
+  std::chrono::milliseconds header_timeout{10'000};   // a request header, once begun (see above)
 
   // Where the server reports trouble that no client sees (accept failures, exceptions caught at
   // the edge). Called from IO threads. Empty: dropped.

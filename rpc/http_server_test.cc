@@ -259,11 +259,12 @@ TEST_F(HttpApiTest, ClusterHealthReadinessAndMetrics) {
             std::string::npos);
 }
 
-TEST_F(HttpApiTest, UnknownRoutesAre404AndWrongMethods405) {
-  ExpectError(Call("GET", "/nope"), 404, "not_found");
-  ExpectError(Call("GET", "/v1/kvx"), 404, "not_found");
-  ExpectError(Call("GET", "/healthz/"), 404, "not_found");
-  ExpectError(Call("POST", "/v1/txn", "{}"), 404, "not_found");
+TEST_F(HttpApiTest, UnknownRoutesAre404NoRouteAndWrongMethods405) {
+  // not_found is reserved for missing keys and locks (docs/api.md).
+  ExpectError(Call("GET", "/nope"), 404, "no_route");
+  ExpectError(Call("GET", "/v1/kvx"), 404, "no_route");
+  ExpectError(Call("GET", "/healthz/"), 404, "no_route");
+  ExpectError(Call("POST", "/v1/txn", "{}"), 404, "no_route");
 
   TestResponse post = Call("POST", "/v1/kv/k", "v");
   ExpectError(post, 405, "method_not_allowed");

@@ -1,6 +1,7 @@
 #include "rpc/http_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kLingerTimeout = std::chrono::seconds(1);
 constexpr size_t kMaxLingerBytes = 4 << 20;
 constexpr size_t kDrainChunk = 16 << 10;
+// A keep-alive connection waits for the first bytes of its next request in reads of this size.
+constexpr size_t kFirstReadBytes = 4 << 10;
 
 bool IsHttpError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::end_of_stream).category();
@@ -45,13 +48,18 @@ bool IsHttpError(const beast::error_code& ec) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, ServerContext& ctx, bool reject)
-      : ctx_(ctx), stream_(std::move(socket)), deadline_(stream_.get_executor()), reject_(reject) {
+      : ctx_(ctx),
+        stream_(std::move(socket)),
+        deadline_(stream_.get_executor()),
+        read_deadline_(stream_.get_executor()),
+        reject_(reject) {
     ctx_.metrics.ConnectionOpened();
   }
 
   ~Session() {
+    ctx_.idle.Remove(idle_ticket_);
     ctx_.metrics.ConnectionClosed();
-    ctx_.connections.fetch_sub(1);
+    Uncount();
   }
 
   void Start() {
@@ -59,23 +67,93 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  enum class ReadPhase { kIdle, kHeader, kBody };
+
+  // Uncounts this connection from ctx_.connections exactly once (eviction or destruction).
+  void Uncount() {
+    if (counted_.exchange(false)) ctx_.connections.fetch_sub(1);
+  }
+
   void ReadHeader() {
     header_parser_.emplace();
     header_parser_->header_limit(
         static_cast<uint32_t>(std::min<size_t>(ctx_.options.max_header_bytes, UINT32_MAX)));
     header_parser_->body_limit(boost::none);  // Content-Length is judged in OnHeader
-    stream_.expires_after(ctx_.options.idle_timeout);
+    stream_.expires_never();                  // reads are timed by read_deadline_
+    head_ = false;
+    idle_ticket_ = ctx_.idle.Add([weak = weak_from_this()] {
+      std::shared_ptr<Session> self = weak.lock();
+      if (!self) return false;
+      self->Uncount();
+      auto executor = self->stream_.get_executor();
+      net::post(executor, [self = std::move(self)] { self->OnEvicted(); });
+      return true;
+    });
+    if (served_ > 0 && buffer_.size() == 0) {
+      // Keep-alive: idle_timeout for the next request to begin, then header_timeout for the rest.
+      ArmReadDeadline(ctx_.options.idle_timeout, ReadPhase::kIdle);
+      stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                              [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                self->buffer_.commit(n);
+                                if (ec) return self->OnHeader(ec);
+                                self->ReadRestOfHeader();
+                              });
+      return;
+    }
+    ReadRestOfHeader();  // a fresh connection: header_timeout from accept
+  }
+
+  void ReadRestOfHeader() {
+    ArmReadDeadline(ctx_.options.header_timeout, ReadPhase::kHeader);
     http::async_read_header(
         stream_, buffer_, *header_parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
+  // Closes the connection if it is still waiting for a request header (it is being evicted to
+  // admit a new connection; the acceptor has already uncounted it).
+  void OnEvicted() {
+    if (idle_ticket_ == 0) return;  // a header arrived meanwhile: it finishes its request
+    ctx_.metrics.ConnectionEvicted();
+    Close();
+  }
+
+  // One timer bounds whichever read is outstanding. On expiry it cancels the read (without
+  // closing the socket, unlike beast's own timeouts), so the read's handler can still answer 408.
+  void ArmReadDeadline(std::chrono::milliseconds timeout, ReadPhase phase) {
+    const uint64_t epoch = ++read_epoch_;
+    read_phase_ = phase;
+    read_timed_out_ = false;
+    read_deadline_.expires_after(timeout);
+    read_deadline_.async_wait([weak = weak_from_this(), epoch](beast::error_code ec) {
+      std::shared_ptr<Session> self = weak.lock();
+      if (ec || !self || self->read_epoch_ != epoch) return;
+      self->read_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  // Stops the read timer; returns whether it had fired (the read was cut short by it).
+  bool DisarmReadDeadline() {
+    ++read_epoch_;
+    read_deadline_.cancel();
+    const bool timed_out = read_timed_out_;
+    read_timed_out_ = false;
+    return timed_out;
+  }
+
   void OnHeader(beast::error_code ec) {
+    const bool timed_out = DisarmReadDeadline();
+    ctx_.idle.Remove(idle_ticket_);
+    idle_ticket_ = 0;
+    if (timed_out) return OnReadTimeout();
     if (ec) return OnReadError(ec);
     started_ = Clock::now();
     route_ = HttpRoute::kOther;
     version_ = header_parser_->get().version();
     keep_alive_ = header_parser_->get().keep_alive();
+    head_ = header_parser_->get().method() == http::verb::head;
     if (reject_) {
       return SendError(429, "overloaded", "too many open connections; retry later");
     }
@@ -101,12 +179,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    stream_.expires_after(ctx_.options.request_timeout);
+    stream_.expires_never();
+    ArmReadDeadline(ctx_.options.request_timeout, ReadPhase::kBody);
     http::async_read(stream_, buffer_, *body_parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (self->DisarmReadDeadline()) return self->OnReadTimeout();
                        if (ec) return self->OnReadError(ec);
                        self->Dispatch();
                      });
+  }
+
+  // The read timer cut a read short. A connection with no bytes of a request is simply closed
+  // (nobody is waiting for an answer); a partial header or body gets 408 request_timeout.
+  void OnReadTimeout() {
+    started_ = Clock::now();
+    route_ = HttpRoute::kOther;
+    switch (read_phase_) {
+      case ReadPhase::kIdle:
+        return Close();
+      case ReadPhase::kHeader:
+        if (buffer_.size() == 0 && !(header_parser_ && header_parser_->got_some())) return Close();
+        return SendError(408, "request_timeout",
+                         "request header not received within " +
+                             std::to_string(ctx_.options.header_timeout.count()) + " ms");
+      case ReadPhase::kBody:
+        return SendError(408, "request_timeout",
+                         "request body not received within " +
+                             std::to_string(ctx_.options.request_timeout.count()) + " ms");
+    }
   }
 
   void OnReadError(beast::error_code ec) {
@@ -118,7 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
           "request header larger than " + std::to_string(ctx_.options.max_header_bytes) + " bytes");
     }
     if (ec == http::error::body_limit) return SendError(413, "too_large", BodyLimitMessage());
-    // A clean or partial end of stream, a timeout, a reset: nobody to answer.
+    // A clean or partial end of stream, a reset, an eviction: nobody to answer.
     if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
         !IsHttpError(ec)) {
       return Close();
@@ -134,7 +234,8 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> msg = body_parser_->release();
     body_parser_.reset();
     HttpRequest req;
-    req.method = std::string(msg.method_string());
+    // HEAD is GET without the body (RFC 9110 9.3.2); Send() leaves the body out.
+    req.method = head_ ? std::string("GET") : std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.body = std::move(msg.body());
     auto keys = msg.equal_range("Idempotency-Key");
@@ -204,15 +305,23 @@ class Session : public std::enable_shared_from_this<Session> {
   void Send(HttpReply reply) {
     const bool close = reply.close || !keep_alive_;
     ctx_.metrics.RecordRequest(route_, reply.status, Clock::now() - started_);
+    ++served_;
     response_ = {};
     response_.version(version_);
     response_.result(static_cast<unsigned>(reply.status));
     response_.set(http::field::server, "kvd");
     response_.set(http::field::content_type, reply.content_type);
     for (auto& [name, value] : reply.headers) response_.set(name, value);
+    // docs/api.md: every 429 and 503 tells the client when to retry, whoever built the reply.
+    if ((reply.status == 429 || reply.status == 503) &&
+        response_.find(http::field::retry_after) == response_.end()) {
+      response_.set(http::field::retry_after, std::to_string(kRetryAfterSeconds));
+    }
     response_.body() = std::move(reply.body);
     response_.keep_alive(!close);
     response_.prepare_payload();
+    // HEAD: the headers of the GET reply (Content-Length included), no body.
+    if (head_) response_.body().clear();
     stream_.expires_after(ctx_.options.request_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this(), close](beast::error_code ec, size_t) {
@@ -240,6 +349,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    DisarmReadDeadline();
+    deadline_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -248,8 +359,15 @@ class Session : public std::enable_shared_from_this<Session> {
   ServerContext& ctx_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  net::steady_timer deadline_;  // the service's answer to the current request
+  net::steady_timer deadline_;       // the service's answer to the current request
+  net::steady_timer read_deadline_;  // the read in progress (idle, header or body)
   const bool reject_;
+  std::atomic<bool> counted_{true};  // still in ctx_.connections (any thread: eviction)
+  uint64_t idle_ticket_ = 0;         // in ctx_.idle while waiting for a header; 0 otherwise
+  uint64_t read_epoch_ = 0;          // invalidates read timer expiries since re-armed
+  ReadPhase read_phase_ = ReadPhase::kHeader;
+  bool read_timed_out_ = false;
+  uint64_t served_ = 0;  // replies sent on this connection
 
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> body_parser_;
@@ -262,11 +380,38 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRoute route_ = HttpRoute::kOther;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_ = false;  // the request is a HEAD: reply without a body
   Clock::time_point started_;
   size_t drained_ = 0;
 };
 
 }  // namespace
+
+uint64_t IdleSessions::Add(Evict evict) {
+  std::lock_guard lock(mu_);
+  const uint64_t ticket = next_ticket_++;
+  waiting_.emplace(ticket, std::move(evict));
+  return ticket;
+}
+
+void IdleSessions::Remove(uint64_t ticket) {
+  if (ticket == 0) return;
+  std::lock_guard lock(mu_);
+  waiting_.erase(ticket);
+}
+
+bool IdleSessions::EvictOldest() {
+  for (;;) {
+    Evict evict;
+    {
+      std::lock_guard lock(mu_);
+      if (waiting_.empty()) return false;
+      evict = std::move(waiting_.begin()->second);
+      waiting_.erase(waiting_.begin());
+    }
+    if (evict()) return true;
+  }
+}
 
 void RunHttpSession(tcp::socket socket, ServerContext& context, bool reject) {
   std::make_shared<Session>(std::move(socket), context, reject)->Start();

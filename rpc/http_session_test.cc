@@ -211,19 +211,22 @@ TEST_F(HttpSessionTest, Http10ConnectionClosesAfterTheResponse) {
   EXPECT_TRUE(conn->WaitForClose());
 }
 
-TEST_F(HttpSessionTest, ConnectionsOverTheLimitGet429) {
+TEST_F(HttpSessionTest, ConnectionsOverTheLimitGet429WhenNoneIsIdle) {
   HttpOptions options;
   options.max_connections = 1;
   StartServer(options);
+  service_.set_mode(FakeKvService::Mode::kHold);
   auto first = Connect();
-  ASSERT_EQ(first->Request("GET", "/healthz").status, 200);  // accepted and counted
+  first->WriteRaw(Put("busy", "v"));  // accepted, counted, and not idle: its request is pending
+  service_.WaitForHeld(1);
   auto second = Connect();
   TestResponse r = second->Request("GET", "/healthz");
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(JsonAt(r.body, "/error/code"), "overloaded");
   EXPECT_EQ(r.Header("retry-after"), "1");
   EXPECT_TRUE(second->WaitForClose());
-  EXPECT_EQ(first->Request("GET", "/healthz").status, 200);
+  service_.ReleaseHeld();
+  EXPECT_EQ(first->ReadResponse().status, 200);
 }
 
 TEST_F(HttpSessionTest, ConcurrentClientsWithAnswersFromAnotherThread) {

@@ -251,7 +251,7 @@ TestResponse TestConnection::Request(
   req.body() = body;
   req.prepare_payload();
   if (impl_->Run([&](auto handler) { http::async_write(impl_->stream, req, handler); })) return {};
-  return ReadResponse();
+  return ReadResponse(/*head=*/method == "HEAD");
 }
 
 void TestConnection::WriteRaw(std::string_view bytes) {
@@ -260,9 +260,10 @@ void TestConnection::WriteRaw(std::string_view bytes) {
   });
 }
 
-TestResponse TestConnection::ReadResponse() {
+TestResponse TestConnection::ReadResponse(bool head) {
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
+  parser.skip(head);
   if (impl_->Run(
           [&](auto handler) { http::async_read(impl_->stream, impl_->buffer, parser, handler); })) {
     return {};

@@ -96,7 +96,8 @@ class TestConnection {
                        const std::string& body = "",
                        const std::vector<std::pair<std::string, std::string>>& headers = {});
   void WriteRaw(std::string_view bytes);
-  TestResponse ReadResponse();
+  // 'head': the response answers a HEAD request, so it has no body whatever its Content-Length.
+  TestResponse ReadResponse(bool head = false);
   // Reads (and discards) until the server closes the connection. True if it did; false if the
   // connection was still open after the timeout.
   bool WaitForClose();

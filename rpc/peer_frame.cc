@@ -38,15 +38,32 @@ bool EncodeFrame(const kvpb::PeerBatch& batch, size_t max_frame_bytes, std::stri
 FrameReader::FrameReader(size_t max_frame_bytes)
     : max_frame_bytes_(std::min(max_frame_bytes, static_cast<size_t>(INT_MAX))) {}
 
-std::span<char> FrameReader::WritableSpace() {
+size_t FrameReader::WantedSize() const {
   const size_t held = end_ - begin_;
   size_t needed = kFrameHeaderBytes;
   if (held >= kFrameHeaderBytes) {
     // An oversized prefix is reported by Next(); never grow for one.
     needed += std::min<size_t>(DecodeLength(buffer_.data() + begin_), max_frame_bytes_);
   }
-  // Room for the whole frame in progress, and for a useful read beyond it.
-  const size_t want = std::max(needed, held + kReadChunk);
+  // Room for a useful read; toward the whole frame in progress only as fast as its bytes arrive
+  // (at most doubling), so a length prefix alone never makes the reader allocate the length.
+  size_t want = held + kReadChunk;
+  if (needed > want) want = std::min(needed, std::max(want, 2 * held));
+  return want;
+}
+
+size_t FrameReader::NextCapacity() const {
+  const size_t want = WantedSize();
+  if (buffer_.size() < want) return want;
+  const bool can_shrink = buffer_.size() > kShrinkAbove && want <= kShrinkAbove &&
+                          (begin_ == 0 || buffer_.size() - begin_ < want ||
+                           buffer_.size() - end_ < kReadChunk);
+  return can_shrink ? want : buffer_.size();
+}
+
+std::span<char> FrameReader::WritableSpace() {
+  const size_t held = end_ - begin_;
+  const size_t want = WantedSize();
   if (buffer_.size() - begin_ < want || (begin_ > 0 && buffer_.size() - end_ < kReadChunk)) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, held);
     begin_ = 0;

@@ -1,7 +1,9 @@
 // Peer frame format (docs/formats.md): a 4-byte big-endian length N, then N bytes of a serialized
 // kvpb::PeerBatch. No other framing, no version byte: the schema versions itself (fields are only
 // ever added, proto/kv.proto). N may be 0 (an all-default batch). A receiver rejects N above its
-// configured maximum before reading the body, so a corrupt prefix cannot make it allocate more.
+// configured maximum before reading the body, so a corrupt prefix cannot make it allocate more;
+// and it never allocates the declared N up front either: its buffer grows with the bytes that
+// actually arrive (at most doubling), so a 4-byte prefix costs one read chunk, not N bytes.
 //
 // EncodeFrame and FrameReader are pure (no sockets), so the codec is tested byte by byte.
 // Thread-safety: a FrameReader is used by one thread at a time.
@@ -26,8 +28,10 @@ inline constexpr size_t kFrameHeaderBytes = 4;
 // Incremental decoder for one inbound byte stream. Usage:
 //   for (;;) { n = read(reader.WritableSpace()); reader.Commit(n);
 //              while (reader.Next(&batch, &size) == kFrame) deliver(batch); }
-// Its buffer grows to hold one whole frame (at most header + max_frame_bytes) and shrinks back
-// after a large frame, so memory per connection is bounded by the largest frame in progress.
+// Its buffer grows as bytes arrive, to at most twice what is buffered plus one read chunk and never
+// beyond one whole frame (header + max_frame_bytes) plus a read chunk, and shrinks back after a
+// large frame; so memory per connection is bounded by the bytes the peer really sent. A caller
+// keeping a budget across connections asks NextCapacity() before WritableSpace().
 class FrameReader {
  public:
   enum class Result {
@@ -44,6 +48,9 @@ class FrameReader {
   // Where the next read should land; never empty. Precondition: Next() last returned kNeedMore
   // (or was never called), so the buffer knows how much room the frame in progress needs.
   std::span<char> WritableSpace();
+  // The capacity() that the next WritableSpace() call will leave (same precondition); lets a
+  // caller refuse growth (close the stream) instead of allocating.
+  size_t NextCapacity() const;
   // Records that 'n' bytes were written at the start of WritableSpace().
   void Commit(size_t n);
 
@@ -55,6 +62,9 @@ class FrameReader {
   size_t capacity() const { return buffer_.size(); }
 
  private:
+  // Buffer size WritableSpace() wants for the bytes held and the frame in progress.
+  size_t WantedSize() const;
+
   const size_t max_frame_bytes_;
   std::string buffer_;  // bytes [begin_, end_) are received and not yet decoded
   size_t begin_ = 0;

@@ -1,4 +1,4 @@
-// Peer frame codec and address parsing (rpc/peer_frame.h, rpc/peer_address.h), byte by byte,
+// Peer frame codec and address parsing (rpc/peer_frame.h, rpc/host_port.h), byte by byte,
 // without sockets.
 #include "rpc/peer_frame.h"
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "rpc/peer_address.h"
+#include "rpc/host_port.h"
 
 namespace kvd::rpc {
 namespace {

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "rpc/peer_address.h"
+#include "rpc/host_port.h"
 
 namespace kvd::rpc::internal {
 

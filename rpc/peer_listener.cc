@@ -2,6 +2,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <chrono>
+#include <memory>
 #include <sstream>
 #include <utility>
 
@@ -16,6 +17,7 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+constexpr std::chrono::seconds kRefusalLogInterval{1};
 
 std::string Describe(const tcp::endpoint& endpoint) {
   std::ostringstream out;
@@ -26,21 +28,22 @@ std::string Describe(const tcp::endpoint& endpoint) {
 }  // namespace
 
 // One accepted connection. Shared because the handler of its pending read owns it: it lives
-// exactly as long as it has I/O outstanding.
+// exactly as long as it has I/O outstanding. The stall timer's handler holds only a weak_ptr.
 class PeerListener::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(PeerListener& listener, tcp::socket socket, std::string remote)
+  Session(PeerListener& listener, tcp::socket socket, std::string remote, std::string source)
       : listener_(listener),
         ctx_(listener.ctx_),
         socket_(std::move(socket)),
         remote_(std::move(remote)),
-        reader_(ctx_.options.max_frame_bytes) {}
+        source_(std::move(source)),
+        reader_(ctx_.options.max_frame_bytes),
+        stall_timer_(socket_.get_executor()) {}
 
-  void Read() {
-    const std::span<char> space = reader_.WritableSpace();
-    socket_.async_read_some(
-        asio::buffer(space.data(), space.size()),
-        [self = shared_from_this()](const error_code& ec, size_t n) { self->OnRead(ec, n); });
+  // Starts reading; the first frame must be complete within the stall timeout.
+  void Start() {
+    ArmStallTimer("no complete frame within the handshake timeout");
+    Read();
   }
 
   // Closes the connection; 'reason' is logged unless empty (an orderly close).
@@ -49,10 +52,26 @@ class PeerListener::Session : public std::enable_shared_from_this<Session> {
     if (!reason.empty()) ctx_.Log("closing inbound connection from " + remote_ + ": " + reason);
     error_code ignored;
     socket_.close(ignored);
-    listener_.Unregister(this);
+    ++timer_epoch_;
+    stall_timer_.cancel();
+    listener_.Release(reserved_);
+    reserved_ = 0;
+    listener_.Unregister(this, source_);
   }
 
  private:
+  void Read() {
+    const size_t wanted = reader_.NextCapacity();
+    if (!listener_.Reserve(reserved_, wanted)) {
+      return Reject("inbound buffer budget (max_inbound_buffer_bytes) exhausted");
+    }
+    reserved_ = wanted;
+    const std::span<char> space = reader_.WritableSpace();
+    socket_.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [self = shared_from_this()](const error_code& ec, size_t n) { self->OnRead(ec, n); });
+  }
+
   void OnRead(const error_code& ec, size_t n) {
     if (ec) {
       const bool orderly = ec == asio::error::eof || ec == asio::error::operation_aborted;
@@ -67,11 +86,22 @@ class PeerListener::Session : public std::enable_shared_from_this<Session> {
           if (batch.to_node() != ctx_.self) {
             return Reject("frame addressed to node " + std::to_string(batch.to_node()));
           }
+          delivered_any_ = true;
           PeerCounters::Add(ctx_.counters.frames_received, 1);
           PeerCounters::Add(ctx_.counters.bytes_received, frame_bytes);
           ctx_.handler(std::move(batch));
           continue;
         case FrameReader::Result::kNeedMore:
+          // Before the first frame the handshake deadline stands; after it, silence between
+          // frames is fine and a frame in progress must keep moving.
+          if (delivered_any_) {
+            if (reader_.buffered() == 0) {
+              ++timer_epoch_;
+              stall_timer_.cancel();
+            } else {
+              ArmStallTimer("frame in progress stalled");
+            }
+          }
           return Read();
         case FrameReader::Result::kTooLarge:
           return Reject("frame length above max_frame_bytes");
@@ -79,6 +109,16 @@ class PeerListener::Session : public std::enable_shared_from_this<Session> {
           return Reject("frame is not a PeerBatch");
       }
     }
+  }
+
+  void ArmStallTimer(const char* why) {
+    const uint64_t epoch = ++timer_epoch_;
+    stall_timer_.expires_after(ctx_.options.inbound_stall_timeout);
+    stall_timer_.async_wait([weak = weak_from_this(), epoch, why](const error_code& ec) {
+      const std::shared_ptr<Session> self = weak.lock();
+      if (ec || !self || self->timer_epoch_ != epoch) return;
+      self->Reject(why);
+    });
   }
 
   void Reject(const std::string& reason) {
@@ -90,7 +130,12 @@ class PeerListener::Session : public std::enable_shared_from_this<Session> {
   PeerContext& ctx_;
   tcp::socket socket_;
   const std::string remote_;
+  const std::string source_;  // the remote IP, for max_inbound_per_source
   FrameReader reader_;
+  asio::steady_timer stall_timer_;
+  uint64_t timer_epoch_ = 0;  // invalidates expiries of a timer since re-armed or cancelled
+  size_t reserved_ = 0;       // reader_'s capacity as counted in the listener's budget
+  bool delivered_any_ = false;
 };
 
 PeerListener::PeerListener(asio::io_context& io, PeerContext& ctx)
@@ -120,6 +165,7 @@ void PeerListener::Shutdown() {
   retry_timer_.cancel();
   auto sessions = std::move(sessions_);
   sessions_.clear();
+  per_source_.clear();
   for (auto& entry : sessions) {
     if (std::shared_ptr<Session> session = entry.second.lock()) session->Close("");
   }
@@ -139,22 +185,54 @@ void PeerListener::Accept() {
     error_code remote_ec;
     const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
     const std::string name = remote_ec ? "unknown peer" : Describe(remote);
+    const std::string source = remote_ec ? "unknown" : remote.address().to_string();
+    const char* refused = nullptr;
     if (sessions_.size() >= ctx_.options.max_inbound_connections) {
-      ctx_.Log("refusing inbound connection from " + name + ": too many connections");
+      refused = "too many connections (max_inbound_connections)";
+    } else if (per_source_[source] >= ctx_.options.max_inbound_per_source) {
+      refused = "too many connections from that address (max_inbound_per_source)";
+    }
+    if (refused != nullptr) {
+      if (per_source_[source] == 0) per_source_.erase(source);
+      PeerCounters::Add(ctx_.counters.inbound_rejected, 1);
+      // At most one line per kRefusalLogInterval: a flood of connections must not flood the log.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_refusal_log_ >= kRefusalLogInterval) {
+        ctx_.Log("refusing inbound connection from " + name + ": " + refused +
+                 (refusals_unlogged_ > 0
+                      ? " (and " + std::to_string(refusals_unlogged_) + " more since the last line)"
+                      : ""));
+        last_refusal_log_ = now;
+        refusals_unlogged_ = 0;
+      } else {
+        ++refusals_unlogged_;
+      }
       error_code ignored;
       socket.close(ignored);
     } else {
       PeerCounters::Add(ctx_.counters.connections_accepted, 1);
-      auto session = std::make_shared<Session>(*this, std::move(socket), name);
+      ++per_source_[source];
+      auto session = std::make_shared<Session>(*this, std::move(socket), name, source);
       sessions_.emplace(session.get(), session);
-      session->Read();
+      session->Start();
     }
     Accept();
   });
 }
 
-void PeerListener::Unregister(Session* session) {
-  if (!shut_down_) sessions_.erase(session);
+void PeerListener::Unregister(Session* session, const std::string& source) {
+  if (shut_down_) return;
+  sessions_.erase(session);
+  const auto it = per_source_.find(source);
+  if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+}
+
+bool PeerListener::Reserve(size_t held, size_t wanted) {
+  if (wanted > held && buffered_ - held + wanted > ctx_.options.max_inbound_buffer_bytes) {
+    return false;
+  }
+  buffered_ = buffered_ - held + wanted;
+  return true;
 }
 
 }  // namespace kvd::rpc::internal

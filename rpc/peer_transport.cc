@@ -15,7 +15,7 @@
 #include <thread>
 #include <utility>
 
-#include "rpc/peer_address.h"
+#include "rpc/host_port.h"
 #include "rpc/peer_context.h"
 #include "rpc/peer_frame.h"
 #include "rpc/peer_link.h"
@@ -69,7 +69,13 @@ std::optional<std::string> ValidateOptions(const PeerTransportOptions& o) {
   if (o.connect_timeout.count() <= 0 || o.write_stall_timeout.count() <= 0) {
     return "timeouts must be > 0";
   }
-  if (o.max_inbound_connections == 0) return "max_inbound_connections must be > 0";
+  if (o.max_inbound_connections == 0 || o.max_inbound_per_source == 0) {
+    return "max_inbound_connections and max_inbound_per_source must be > 0";
+  }
+  if (o.max_inbound_buffer_bytes / 2 < o.max_frame_bytes) {
+    return "max_inbound_buffer_bytes must be at least 2 * max_frame_bytes";
+  }
+  if (o.inbound_stall_timeout.count() <= 0) return "inbound_stall_timeout must be > 0";
   return std::nullopt;
 }
 

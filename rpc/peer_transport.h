@@ -22,8 +22,10 @@
 //
 // Inbound: every accepted connection is read frame by frame; each PeerBatch is handed to the
 // InboundHandler in arrival order, from_node as the sender stamped it. A length prefix above
-// max_frame_bytes, a body that does not parse or a frame addressed to another node closes that
-// connection (logged once, counted in inbound_rejected); other connections are unaffected.
+// max_frame_bytes, a body that does not parse, a frame addressed to another node, a buffer that
+// would grow past the global max_inbound_buffer_bytes, or a stall (inbound_stall_timeout) closes
+// that connection (logged once, counted in inbound_rejected); other connections are unaffected.
+// Receive buffers grow with the bytes received, never to a declared length up front.
 // from_node is not authenticated: the cluster network is trusted.
 //
 // Threading: one transport thread runs all socket work, the InboundHandler and
@@ -48,12 +50,23 @@
 
 namespace kvd::rpc {
 
+// Default frame cap: 4 MiB of Raft traffic (a few 1 MiB MsgApps or snapshot chunks batched for one
+// node) plus as much again of headroom. A frame larger than this is refused by both sides.
+inline constexpr size_t kDefaultMaxPeerFrameBytes = size_t{8} << 20;
+
 struct PeerTransportOptions {
   // Bounds of each peer's outbound queue (frames waiting to be written).
   size_t max_queued_frames = 1024;
   size_t max_queued_bytes = size_t{64} << 20;
   // Largest PeerBatch body accepted by Send() and by the reader (snapshot chunks included).
-  size_t max_frame_bytes = size_t{256} << 20;
+  // Snapshot chunks are ~1 MiB (kv::NodeConfig::snapshot_chunk_bytes) and a MsgApp carries about
+  // 1 MiB of entries (raft max_size_per_msg) but always at least one whole entry, so kvd raises
+  // this for values larger than the default (cli/kvd.cc).
+  size_t max_frame_bytes = kDefaultMaxPeerFrameBytes;
+  // Global bound on the receive buffers of all inbound connections together. A connection whose
+  // buffer would have to grow past it is closed (counted in inbound_rejected) instead; the sender
+  // reconnects and Raft retransmits. Must be at least 2 * max_frame_bytes.
+  size_t max_inbound_buffer_bytes = size_t{64} << 20;
   // One gather write takes at most this many queued bytes (but always at least one frame).
   size_t max_write_batch_bytes = size_t{4} << 20;
   std::chrono::milliseconds reconnect_backoff_min{50};
@@ -65,8 +78,15 @@ struct PeerTransportOptions {
   // data left unacknowledged this long aborts the connection even while writes still fit into
   // the send buffer. Must exceed the time to write the largest frame.
   std::chrono::milliseconds write_stall_timeout{5000};
-  // Further inbound connections are closed at once.
+  // Further inbound connections are closed at once, as are those beyond
+  // max_inbound_per_source from one source IP address.
   size_t max_inbound_connections = 256;
+  size_t max_inbound_per_source = 8;
+  // An inbound connection must deliver its first complete frame within this time of being
+  // accepted, and a frame once begun must keep receiving bytes (no gap this long), or the
+  // connection is closed (inbound_rejected). Between complete frames a connection may stay
+  // silent indefinitely: a follower's link to another follower legitimately carries nothing.
+  std::chrono::milliseconds inbound_stall_timeout{10'000};
   // Called on the transport thread when Reachable(node) changes. May be empty.
   std::function<void(uint64_t node, bool reachable)> on_reachability_change;
   // Diagnostics (state changes, rejected connections), one line each; empty: stderr.
@@ -86,7 +106,9 @@ struct PeerTransportStats {
   uint64_t frames_lost = 0;     // accepted by Send(), then discarded with a failed connection
   uint64_t connect_failures = 0;
   uint64_t connections_accepted = 0;
-  uint64_t inbound_rejected = 0;  // inbound connections closed for a bad frame
+  // Inbound connections closed for a bad frame, over the buffer budget, or stalled; and those
+  // refused at accept (over max_inbound_connections or max_inbound_per_source).
+  uint64_t inbound_rejected = 0;
 };
 
 // The outcome of an operation that can fail; errors are values (docs/design.md, Code conventions).
