@@ -203,5 +203,39 @@ TEST(PeerInboundBounds, OneSourceAddressGetsAtMostItsShare) {
   EXPECT_TRUE(inbox.WaitForSeq(9));
 }
 
+// With a frame cap near the snapshot chunk size, a round's batch of several large messages to one
+// node is split into frames of whole messages rather than refused.
+TEST(PeerInboundBounds, BatchOverTheFrameCapIsSplitIntoWholeMessages) {
+  Inbox inbox_a, inbox_b;
+  PeerTransportOptions options = FastOptions();
+  options.max_frame_bytes = size_t{1} << 20;
+  auto b = Started(2, {}, inbox_b, options);
+  auto a = Started(1, {{2, b->listen_address()}}, inbox_a, options);
+  kvpb::PeerBatch batch;
+  batch.set_to_node(2);
+  for (int i = 0; i < 5; ++i) {
+    kvpb::ShardMessage* m = batch.add_messages();
+    m->set_shard(10 + i);
+    m->mutable_message()->add_entries()->set_data(std::string(600'000, 'e'));
+  }
+  ASSERT_TRUE(a->Send(batch));
+  ASSERT_TRUE(inbox_b.WaitUntil([](const std::vector<kvpb::PeerBatch>& got) {
+    size_t messages = 0;
+    for (const auto& g : got) messages += g.messages_size();
+    return messages == 5;
+  }));
+  std::vector<kvpb::PeerBatch> got = inbox_b.Snapshot();
+  EXPECT_GE(got.size(), 5u);  // 600 KB each: one per frame under a 1 MiB cap
+  uint64_t expected_shard = 10;
+  for (const auto& g : got) {
+    for (const auto& m : g.messages()) EXPECT_EQ(m.shard(), expected_shard++);  // in order
+  }
+  // One message above the cap on its own is still refused.
+  kvpb::PeerBatch huge;
+  huge.set_to_node(2);
+  huge.add_messages()->mutable_message()->add_entries()->set_data(std::string(2 << 20, 'h'));
+  EXPECT_FALSE(a->Send(huge));
+}
+
 }  // namespace
 }  // namespace kvd::rpc

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "rpc/host_port.h"
 #include "rpc/peer_context.h"
@@ -244,14 +245,65 @@ PeerStatus PeerTransport::SetPeerAddress(uint64_t node, std::string address) {
   return PeerStatus::Ok();
 }
 
+namespace {
+
+// Splits a batch too large for one frame into batches of whole messages, in order: the snapshot
+// chunk (with its term) first, alone, then the messages, as many per batch as fit 'max_bytes'.
+// A single message or chunk above the cap still makes a batch of its own (and is then refused).
+std::vector<kvpb::PeerBatch> SplitBatch(kvpb::PeerBatch& batch, size_t max_bytes) {
+  std::vector<kvpb::PeerBatch> out;
+  auto fresh = [&] {
+    kvpb::PeerBatch b;
+    b.set_from_node(batch.from_node());
+    b.set_to_node(batch.to_node());
+    return b;
+  };
+  if (batch.has_snapshot_chunk()) {
+    kvpb::PeerBatch b = fresh();
+    *b.mutable_snapshot_chunk() = std::move(*batch.mutable_snapshot_chunk());
+    b.set_snapshot_term(batch.snapshot_term());
+    out.push_back(std::move(b));
+  }
+  constexpr size_t kSlack = 64;  // field tags, length varints and the node ids
+  kvpb::PeerBatch current = fresh();
+  size_t bytes = kSlack;
+  for (auto& m : *batch.mutable_messages()) {
+    const size_t size = m.ByteSizeLong() + 8;
+    if (current.messages_size() > 0 && bytes + size > max_bytes) {
+      out.push_back(std::move(current));
+      current = fresh();
+      bytes = kSlack;
+    }
+    *current.add_messages() = std::move(m);
+    bytes += size;
+  }
+  if (current.messages_size() > 0) out.push_back(std::move(current));
+  return out;
+}
+
+}  // namespace
+
 bool PeerTransport::Send(kvpb::PeerBatch batch) {
   Impl& impl = *impl_;
   internal::PeerLink* link = impl.stopped.load() ? nullptr : impl.FindLink(batch.to_node());
   std::string frame;
   if (link != nullptr) {
     batch.set_from_node(impl.ctx.self);
-    if (EncodeFrame(batch, impl.ctx.options.max_frame_bytes, &frame)) {
-      return link->Enqueue(std::move(frame));
+    const size_t max = impl.ctx.options.max_frame_bytes;
+    if (EncodeFrame(batch, max, &frame)) return link->Enqueue(std::move(frame));
+    const int parts = batch.messages_size() + (batch.has_snapshot_chunk() ? 1 : 0);
+    if (parts > 1) {
+      // Over the frame cap only because several messages travel together: send them in turns.
+      bool all = true;
+      for (kvpb::PeerBatch& part : SplitBatch(batch, max)) {
+        if (EncodeFrame(part, max, &frame)) {
+          all = link->Enqueue(std::move(frame)) && all;
+        } else {
+          PeerCounters::Add(impl.ctx.counters.frames_dropped, 1);
+          all = false;
+        }
+      }
+      return all;
     }
   }
   PeerCounters::Add(impl.ctx.counters.frames_dropped, 1);

@@ -10,7 +10,9 @@
 // Outbound, per peer: a bounded queue (max_queued_frames, max_queued_bytes). Send() serializes on
 // the caller's thread, queues, and returns at once; when the queue is full, the peer is unknown,
 // the frame is larger than max_frame_bytes or the transport is stopped, it drops the frame, counts
-// it (frames_dropped) and returns false. It never blocks. A queue always accepts one frame when
+// it (frames_dropped) and returns false. A batch over max_frame_bytes that holds several messages
+// (or a snapshot chunk and messages) is first split into frames of whole messages, in order, each
+// within the cap; Send() then returns true only if every part was queued. It never blocks. A queue always accepts one frame when
 // empty, so a frame larger than max_queued_bytes (a snapshot chunk) still gets through. The
 // transport thread writes consecutive queued frames with one gather write. When a connect, a
 // write or the connection itself fails (or a write stalls past write_stall_timeout), the peer is
