@@ -11,8 +11,8 @@
 
 #include "cli/kvd_flags.h"
 #include "kv/node.h"
-#include "rpc/http_server.h"
 #include "rpc/host_port.h"
+#include "rpc/http_server.h"
 #include "rpc/peer_transport.h"
 
 namespace {

@@ -35,9 +35,9 @@ inline constexpr uint64_t kLevelDbFileReserve = 2 * (1000 + 20);
 inline constexpr uint64_t kOtherFileReserve = 64;
 
 struct ConnectionCaps {
-  int http_max_connections = 0;        // HttpOptions::max_connections
-  size_t peer_max_inbound = 0;         // PeerTransportOptions::max_inbound_connections
-  uint64_t reserved_for_files = 0;     // descriptors left for LevelDB and the rest
+  int http_max_connections = 0;     // HttpOptions::max_connections
+  size_t peer_max_inbound = 0;      // PeerTransportOptions::max_inbound_connections
+  uint64_t reserved_for_files = 0;  // descriptors left for LevelDB and the rest
 };
 
 // Caps every connection count (HTTP and inbound peer) below 'fd_limit' with room for files.

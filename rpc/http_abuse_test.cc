@@ -100,7 +100,8 @@ TEST_F(HttpAbuseTest, KeepAliveConnectionMayIdleLongerThanTheHeaderTimeout) {
   StartServer(options);
   auto conn = Connect();
   // The first request is pipelined with the connect, so it beats even this header timeout.
-  conn->WriteRaw("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  conn->WriteRaw(
+      "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
   EXPECT_EQ(conn->ReadResponse().status, 200);
   EXPECT_EQ(conn->ReadResponse().status, 200);
 }

@@ -160,7 +160,7 @@ Result HttpClient::Write(std::string_view method, std::string target, std::strin
     Result r;
     r.transport = Transport::kProtocolError;
     r.transport_error = "invalid idempotency key '" + idempotency->ToString().substr(0, 300) +
-                      "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
+                        "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
     return r;
   }
   RawRequest req{std::string(method), std::move(target), std::string(body), {}, false};

@@ -13,8 +13,9 @@
 // Writes and reads of a key answer with X-Kv-Version, X-Kv-Revision and X-Kv-Shard; reads also
 // with X-Kv-Applied-Index (how far the serving replica had applied; tells staleness).
 // Writes take "Idempotency-Key: <client-id>:<seq>" (parsed by rpc/idempotency_key.h, shared with
-// the client: client id 1..256 printable ASCII bytes, split at the last ':'; seq 1..2^64-1). X-Fence is not supported yet and is refused (400)
-// rather than ignored, since a write believed fenced must never be applied unfenced.
+// the client: client id 1..256 printable ASCII bytes, split at the last ':'; seq 1..2^64-1).
+// X-Fence is not supported yet and is refused (400) rather than ignored, since a write believed
+// fenced must never be applied unfenced.
 //
 // Thread-safety: Handle() may be called concurrently from several connections.
 #pragma once

@@ -4,9 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <map>
-#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <mutex>
 
@@ -36,14 +36,14 @@ class IdleSessions {
   // if the connection was already gone, and then the next oldest is tried.
   using Evict = std::function<bool()>;
 
-  uint64_t Add(Evict evict);    // returns a ticket; later tickets are younger
+  uint64_t Add(Evict evict);     // returns a ticket; later tickets are younger
   void Remove(uint64_t ticket);  // no-op for a ticket already removed or evicted
   bool EvictOldest();            // false if no waiting connection could be evicted
 
  private:
   std::mutex mu_;
-  uint64_t next_ticket_ = 1;             // GUARDED_BY(mu_)
-  std::map<uint64_t, Evict> waiting_;   // GUARDED_BY(mu_), at most one entry per connection
+  uint64_t next_ticket_ = 1;           // GUARDED_BY(mu_)
+  std::map<uint64_t, Evict> waiting_;  // GUARDED_BY(mu_), at most one entry per connection
 };
 
 // Owned by the server; outlives every connection (the IO context is destroyed first).

@@ -4,12 +4,12 @@
 // a frame are closed after the stall timeout, and one source address gets a bounded number of
 // connections. Real loopback sockets, OS-chosen ports, waits on conditions with deadlines.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "rpc/peer_frame.h"
@@ -128,9 +128,11 @@ TEST(PeerInboundBounds, ConnectionOverTheBufferBudgetIsClosedOthersCarryOn) {
 
   // A legitimate large frame, of which most (not all) is sent: its buffer nears 1 MiB.
   kvpb::PeerBatch large = Numbered(2, 100);
-  std::string* value = large.mutable_snapshot_chunk()->add_pairs()->mutable_record()->mutable_value();
+  std::string* value =
+      large.mutable_snapshot_chunk()->add_pairs()->mutable_record()->mutable_value();
   value->assign((size_t{1} << 20) - 64, 'a');
-  for (int i = 0; i < 3; ++i) value->resize(value->size() + (size_t{1} << 20) - large.ByteSizeLong());
+  for (int i = 0; i < 3; ++i)
+    value->resize(value->size() + (size_t{1} << 20) - large.ByteSizeLong());
   ASSERT_EQ(large.ByteSizeLong(), options.max_frame_bytes);  // two of these exceed the budget
   std::string frame;
   ASSERT_TRUE(EncodeFrame(large, options.max_frame_bytes, &frame));
@@ -179,7 +181,7 @@ TEST(PeerInboundBounds, HalfAFrameThenSilenceIsClosedAfterTheStallTimeout) {
   ASSERT_TRUE(EncodeFrame(Numbered(2, 1), 1000, &frame));
   RawSocket slow;
   ASSERT_TRUE(slow.Connect(Loopback(node->listen_port())));
-  ASSERT_TRUE(slow.Write(frame));                            // a first frame: a real peer
+  ASSERT_TRUE(slow.Write(frame));  // a first frame: a real peer
   ASSERT_TRUE(inbox.WaitForSeq(1));
   ASSERT_TRUE(slow.Write(std::string_view(frame).substr(0, 5)));  // then a frame that stalls
   EXPECT_TRUE(slow.WaitClosed());

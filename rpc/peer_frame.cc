@@ -55,9 +55,9 @@ size_t FrameReader::WantedSize() const {
 size_t FrameReader::NextCapacity() const {
   const size_t want = WantedSize();
   if (buffer_.size() < want) return want;
-  const bool can_shrink = buffer_.size() > kShrinkAbove && want <= kShrinkAbove &&
-                          (begin_ == 0 || buffer_.size() - begin_ < want ||
-                           buffer_.size() - end_ < kReadChunk);
+  const bool can_shrink =
+      buffer_.size() > kShrinkAbove && want <= kShrinkAbove &&
+      (begin_ == 0 || buffer_.size() - begin_ < want || buffer_.size() - end_ < kReadChunk);
   return can_shrink ? want : buffer_.size();
 }
 

@@ -12,15 +12,15 @@
 // the frame is larger than max_frame_bytes or the transport is stopped, it drops the frame, counts
 // it (frames_dropped) and returns false. A batch over max_frame_bytes that holds several messages
 // (or a snapshot chunk and messages) is first split into frames of whole messages, in order, each
-// within the cap; Send() then returns true only if every part was queued. It never blocks. A queue always accepts one frame when
-// empty, so a frame larger than max_queued_bytes (a snapshot chunk) still gets through. The
-// transport thread writes consecutive queued frames with one gather write. When a connect, a
-// write or the connection itself fails (or a write stalls past write_stall_timeout), the peer is
-// marked unreachable, the connection closed, queued and in-flight frames discarded (frames_lost:
-// Raft retransmits, and stale messages are worth little), and a reconnect is tried after an
-// exponential backoff (reconnect_backoff_min doubling up to _max, reset by a successful connect);
-// frames sent meanwhile queue up to the bound and go out once connected. A peer whose queue is
-// empty when its backoff ends stays idle until the next Send().
+// within the cap; Send() then returns true only if every part was queued. It never blocks. A queue
+// always accepts one frame when empty, so a frame larger than max_queued_bytes (a snapshot chunk)
+// still gets through. The transport thread writes consecutive queued frames with one gather write.
+// When a connect, a write or the connection itself fails (or a write stalls past
+// write_stall_timeout), the peer is marked unreachable, the connection closed, queued and in-flight
+// frames discarded (frames_lost: Raft retransmits, and stale messages are worth little), and a
+// reconnect is tried after an exponential backoff (reconnect_backoff_min doubling up to _max, reset
+// by a successful connect); frames sent meanwhile queue up to the bound and go out once connected.
+// A peer whose queue is empty when its backoff ends stays idle until the next Send().
 //
 // Inbound: every accepted connection is read frame by frame; each PeerBatch is handed to the
 // InboundHandler in arrival order, from_node as the sender stamped it. A length prefix above
