@@ -133,6 +133,19 @@ void FaultEnv::HoldBackgroundWork(bool hold) {
   for (const auto& [function, arg] : release) target()->Schedule(function, arg);
 }
 
+void FaultEnv::RunHeldWork(int limit) {
+  for (int i = 0; i < limit; ++i) {
+    std::pair<void (*)(void*), void*> work;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (held_.empty()) return;
+      work = held_.front();
+      held_.erase(held_.begin());
+    }
+    work.first(work.second);
+  }
+}
+
 leveldb::Status FaultEnv::DropUnsyncedData() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [fname, synced] : synced_bytes_) {

@@ -58,6 +58,10 @@ class FaultEnv final : public leveldb::EnvWrapper {
   void SetFailSyncs(bool fail) { fail_syncs_.store(fail); }
   bool fail_syncs() const { return fail_syncs_.load(); }
   void HoldBackgroundWork(bool hold);  // false: runs what was held
+  // Runs the held background work on the calling thread, and any it schedules in turn (at most
+  // 'limit' items): with work held for good, a single-threaded simulation decides exactly when
+  // LevelDB compacts. Call only while no call into the databases is in progress.
+  void RunHeldWork(int limit = 64);
 
   uint64_t syncs() const { return syncs_.load(); }  // successful Sync() calls so far
   void MarkSynced(const std::string& fname, uint64_t bytes);

@@ -84,6 +84,7 @@ void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entr
   KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
   counters.applied_entries += to_apply.size();
   for (const auto& a : applied) {
+    if (cfg.on_apply) cfg.on_apply(r.shard, a.index, a.command, a.result);
     if (a.command.proposer_node() != cfg.node_id) continue;
     auto it = writes.find(a.command.request_id());
     if (it == writes.end()) continue;  // timed out already, or not a client's write

@@ -53,6 +53,11 @@ struct NodeConfig {
   std::function<int64_t()> wall_ms;
   // Called at each CrashPoint of a round; the simulator throws from it to crash the node there.
   std::function<void(CrashPoint)> crash_point;
+  // Called for every command entry this replica applies, with its outcome (the simulator checks
+  // acknowledgements and exactly-once against it); may be empty.
+  std::function<void(uint64_t shard, uint64_t index, const kvpb::Command& command,
+                     const kvpb::Result& result)>
+      on_apply;
 };
 
 // Which shard owns a key. One data shard for now; the consistent-hash directory replaces this.

@@ -365,13 +365,14 @@ void CoreImpl::HandleWrite(WriteRequest& req, std::function<void(WriteResponse)>
 }
 
 void CoreImpl::MaybeProposeClock(Replica& r) {
-  // A shard whose writes all arrive through followers would see no leader time and never expire
-  // a session; the leader stamps its clock on an entry of its own now and then.
+  // Only leaders stamp time, and a shard whose writes all arrive through followers would see
+  // none: the leader stamps its clock on an entry of its own at its first tick and every
+  // session_ttl/8 after. So a command is applied at a clock at most about ttl/8 behind its
+  // leader's, and a session is kept at least about 7/8 of the TTL after it was last seen.
   if (r.soft.state != raft::StateType::kLeader) return;
   const int64_t now = WallMs();
   const int64_t every = std::max<int64_t>(1, cfg.session_ttl_ms / 8);
-  if (r.last_clock_proposal_ms == 0) r.last_clock_proposal_ms = now;
-  if (now - r.last_clock_proposal_ms < every) return;
+  if (r.last_clock_proposal_ms != 0 && now - r.last_clock_proposal_ms < every) return;
   r.last_clock_proposal_ms = now;
   kvpb::Command cmd;
   cmd.set_format(1);

@@ -192,7 +192,7 @@ void CoreImpl::ObserveSoftState(Replica& r, const raft::SoftState& soft) {
     }
   }
   if (soft.state == raft::StateType::kLeader && r.soft.state != raft::StateType::kLeader) {
-    r.last_clock_proposal_ms = 0;  // a new leader's first clock entry waits a full period
+    r.last_clock_proposal_ms = 0;  // a new leader stamps its clock at its first tick
   }
   r.soft = soft;
   if (cfg.log) {

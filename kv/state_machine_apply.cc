@@ -83,6 +83,9 @@ class Overlay {
 };
 
 bool Expired(const kvpb::ClientSession& s, int64_t now_ms, int64_t ttl_ms) {
+  // Seen before the shard's clock was ever stamped (a new shard's first writes, proposed through
+  // followers before the first leader's clock entry): no idle time can be measured; kept.
+  if (s.last_seen_ms() == 0) return false;
   if (now_ms <= s.last_seen_ms()) return false;  // leader clocks may disagree: never negative
   return static_cast<uint64_t>(now_ms) - static_cast<uint64_t>(s.last_seen_ms()) >
          static_cast<uint64_t>(ttl_ms);

@@ -204,7 +204,7 @@ std::string SessionIds(ShardStateMachine* sm) {
 TEST_F(StateMachineTest, ExpiredSessionsAreSweptAtFixedIndexesWhateverTheBatching) {
   Reopen(/*ttl_ms=*/1000);
   std::vector<raftpb::Entry> entries = {
-      CommandEntry(1, Session(PutCmd("a", "1"), "old", 1, 0)),
+      CommandEntry(1, Session(PutCmd("a", "1"), "old", 1, 1)),
       CommandEntry(2, Session(PutCmd("b", "1"), "recent", 1, 4500))};
   for (uint64_t i = 3; i < kSessionSweepInterval; ++i) entries.push_back(MakeEntry(i, 1));
   kvpb::Command sweeper = PutCmd("c", "1");

@@ -1,0 +1,58 @@
+// NodeSim: the production node (kv::NodeCore: its driver round, RaftLogStore, the kvdb state
+// machine) under deterministic simulation. One seed is one run:
+//
+//   - 3 or 5 nodes, each a NodeCore over LevelDB databases on its own FaultEnv (a crash drops
+//     every unsynced write, independently per database file), background compactions held and
+//     run by the simulator at fixed points, so LevelDB's timing is part of the schedule;
+//   - simulated time (both of the core's clocks) and a simulated transport (kv::Transport) that
+//     drops, duplicates, delays, reorders and partitions frames;
+//   - clients writing unique values with Idempotency sessions (client id, seq) and retrying an
+//     unknown outcome with the same seq, and reading linearizably, through any node;
+//   - faults: crashes between events and at every CrashPoint of a round (after the snapshot
+//     install, after the log write, after apply, after compaction's kvdb sync, after the
+//     compaction, right after a restart), leader kills, partitions (isolating the leader, random
+//     splits), lossy and slow links.
+//
+// Checks on every seed (the first failure ends it):
+//   - the client history is linearizable (kvd_lincheck, register per key);
+//   - every acknowledgement's version and revision are those of the entry applied at that
+//     revision, on every replica that applied it; replicas agree on every applied entry;
+//   - each (client, seq) is executed at most once, and every acknowledgement of it (retries
+//     included) carries the first outcome;
+//   - after healing, every node restarts, all replicas converge on the same applied index and
+//     the same data, and a final linearizable read of every key is part of the checked history;
+//   - every restart succeeds, and no KVD_CHECK fails (the libraries are built to throw).
+//
+// Everything random comes from one Rng seeded with the seed, so a seed replays exactly; a
+// failure reports the replay command. Ownership: a NodeSim owns its nodes, stores (under a
+// per-run directory, removed at the end) and clients. Thread-safety: none; one run per object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kvd::sim {
+
+struct NodeSimOptions {
+  uint64_t seed = 1;
+  int nodes = 3;
+  bool trace = false;  // print every event to stderr
+  std::string binary = "kvd_node_sim";
+  std::string dir;             // where the stores live; empty: /dev/shm (or the temp dir)
+  int64_t fault_ms = 3000;     // simulated time with faults, then heal
+  int64_t converge_ms = 20000;  // bound on the heal phase
+};
+
+struct NodeSimResult {
+  bool ok = true;
+  std::string failure;  // the first violation
+  std::string summary;  // counts, for reports
+  uint64_t trace_hash = 0;
+  uint64_t crashes = 0, crash_points_hit = 0, restarts = 0;
+  uint64_t writes_acked = 0, reads_ok = 0, unknown = 0;
+};
+
+NodeSimResult RunNodeSimulation(const NodeSimOptions& options);
+std::string NodeSimReplayCommand(const NodeSimOptions& options);
+
+}  // namespace kvd::sim
