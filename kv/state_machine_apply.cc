@@ -151,6 +151,26 @@ raft::Status SweepSessions(int64_t now_ms, int64_t ttl_ms, uint64_t shard, Overl
   return raft::Status::Ok();
 }
 
+// The shard clock (kvpb::AppliedState.clock_ms) after a command of an entry of 'term': only a
+// leader's stamps move it, by the time its own clock says passed since its previous stamp.
+void AdvanceClock(const kvpb::Command& c, uint64_t term, kvpb::AppliedState* applied) {
+  const int64_t stamp = c.leader_time_ms();
+  if (stamp <= 0) return;  // proposed by a follower: no time
+  if (c.proposer_node() == applied->stamp_node() && term == applied->stamp_term()) {
+    if (stamp > applied->last_stamp_ms()) {
+      applied->set_clock_ms(applied->clock_ms() + (stamp - applied->last_stamp_ms()));
+      applied->set_last_stamp_ms(stamp);
+    }
+    return;
+  }
+  // A new leader (or a deposed one's late proposal): its clock becomes the reference, and
+  // nothing is counted until its next stamp. The first stamp a shard sees starts its clock.
+  if (applied->stamp_term() == 0) applied->set_clock_ms(stamp);
+  applied->set_stamp_node(c.proposer_node());
+  applied->set_stamp_term(term);
+  applied->set_last_stamp_ms(stamp);
+}
+
 // A command with its exactly-once bookkeeping, at shard time 'now' (AppliedState.clock_ms).
 raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
                           int64_t ttl_ms, Overlay* overlay, kvpb::Result* r) {
@@ -217,8 +237,7 @@ raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
       if (!DecodeCommand(e.data(), &ac.command)) {
         ac.result = Invalid(e.index());
       } else {
-        // Only leaders stamp time; it never goes back (leaders' clocks may disagree).
-        applied.set_clock_ms(std::max(applied.clock_ms(), ac.command.leader_time_ms()));
+        AdvanceClock(ac.command, e.term(), &applied);
         raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
                                       session_ttl_ms_, &overlay, &ac.result);
         if (!s.ok()) return s;

@@ -191,6 +191,30 @@ TEST_F(StateMachineTest, SessionExpiryReadsTheShardClockNotTheProposersTime) {
   EXPECT_EQ(sm()->applied().clock_ms(), 2500);
 }
 
+kvpb::Command Stamped(kvpb::Command c, uint64_t proposer) {
+  c.set_proposer_node(proposer);
+  return c;
+}
+
+// Issue 8, defect 4: a node whose clock runs an hour ahead stamps a command (a follower before
+// the fix; a deposed leader's late proposal; a new leader): the shard clock does not jump, so the
+// client's retry is still answered from its session instead of being applied a second time.
+TEST_F(StateMachineTest, AnotherNodesFastClockDoesNotExpireSessions) {
+  Reopen(/*ttl_ms=*/1000);
+  const int64_t hour = 3600 * 1000;
+  const kvpb::Result first = Run1(Stamped(Session(PutCmd("k", "a"), "c", 1, 1000), 1));
+  EXPECT_EQ(first.version(), 1u);
+  Run1(Stamped(Session(PutCmd("x", "1"), "other", 1, 1000 + hour), 2));  // fast clock
+  EXPECT_EQ(sm()->applied().clock_ms(), 1000);
+  const kvpb::Result retry = Run1(Stamped(Session(PutCmd("k", "a"), "c", 1, 1200), 1));
+  EXPECT_EQ(retry.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(Get("k")->version(), 1u);
+  // Time passes on one leader's clock: the shard clock follows it, and the session expires.
+  Run1(Stamped(Session(PutCmd("x", "2"), "other", 2, 2700), 1));
+  EXPECT_EQ(sm()->applied().clock_ms(), 2500);
+  EXPECT_EQ(Run1(Stamped(Session(PutCmd("k", "a"), "c", 1, 0), 3)).version(), 2u);
+}
+
 // The client ids of the shard's stored sessions, read through a snapshot (the observable image).
 std::string SessionIds(ShardStateMachine* sm) {
   std::string ids;
