@@ -8,7 +8,6 @@
 #include <variant>
 
 #include "kv/node_core.h"
-#include "kv/node_impl.h"  // ServeFromLocalState
 #include "raft/check.h"
 
 namespace kvd::kv {
@@ -209,7 +208,7 @@ void Node::Write(WriteRequest req, std::function<void(WriteResponse)> done) {
 }
 
 void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
-  if (ServeFromLocalState(req.stale)) {
+  if (req.stale) {  // served on the calling thread (LevelDB reads are thread-safe)
     done(impl_->core->StaleRead(req));
     return;
   }
@@ -217,7 +216,7 @@ void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
 }
 
 void Node::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
-  if (ServeFromLocalState(req.stale)) {
+  if (req.stale) {
     done(impl_->core->StaleScan(req));
     return;
   }

@@ -25,8 +25,25 @@ endfunction()
 kvd_add_node_library(kvd_node)
 kvd_add_node_library(kvd_node_bug_local_reads KVD_BUG_LOCAL_READS)
 kvd_add_node_library(kvd_node_bug_early_ack KVD_BUG_EARLY_ACK)
+kvd_add_node_library(kvd_node_bug_reuse_request_ids KVD_BUG_REUSE_REQUEST_IDS)
+kvd_add_node_library(kvd_node_bug_no_reconcile KVD_BUG_NO_RECONCILE)
+kvd_add_node_library(kvd_node_bug_staged_install KVD_BUG_STAGED_INSTALL)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc)
 target_link_libraries(kv_node_test PRIVATE kvd_node GTest::gtest_main)
 gtest_discover_tests(kv_node_test PROPERTIES LABELS integration DISCOVERY_TIMEOUT 30)
+
+# NodeCore driven by hand (white-box regressions). Linked with the throwing-check Raft core so a
+# failed check is a test failure, not an abort; the planted-bug build must fail the same check.
+add_executable(node_core_test ${CMAKE_CURRENT_LIST_DIR}/node_core_test.cc)
+target_link_libraries(node_core_test PRIVATE kvd_node GTest::gtest_main)
+set_target_properties(node_core_test PROPERTIES KVD_RAFT_VARIANT kvd_raft_sim)
+gtest_discover_tests(node_core_test PROPERTIES LABELS unit)
+add_executable(node_core_bug_staged_install_test ${CMAKE_CURRENT_LIST_DIR}/node_core_test.cc)
+target_link_libraries(node_core_bug_staged_install_test
+  PRIVATE kvd_node_bug_staged_install GTest::gtest_main)
+target_compile_definitions(node_core_bug_staged_install_test PRIVATE KVD_EXPECT_STAGED_INSTALL_BUG)
+set_target_properties(node_core_bug_staged_install_test PROPERTIES KVD_RAFT_VARIANT kvd_raft_sim)
+gtest_discover_tests(node_core_bug_staged_install_test TEST_PREFIX "staged_install."
+  PROPERTIES LABELS unit)

@@ -6,6 +6,13 @@
 //                        (kvd_bug_local_reads);
 //   KVD_BUG_EARLY_ACK    a write is acknowledged as soon as the leader proposed it, before it is
 //                        committed (kvd_bug_early_ack).
+// And the defects issue 8 traced in the node, which the node simulator must catch
+// (tests/sim/CMakeLists.txt):
+//   KVD_BUG_REUSE_REQUEST_IDS  request ids restart at 1 on every boot, so a late outcome of the
+//                              previous incarnation's request answers a new one;
+//   KVD_BUG_NO_RECONCILE       a kvdb left ahead of raftdb by a crash is not reconciled on open;
+//   KVD_BUG_STAGED_INSTALL     a snapshot is installed from the staging area, which a resent
+//                              stream may have restarted after Raft took the image.
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -24,6 +31,31 @@ bool AckOnPropose() {
   return true;
 #else
   return false;
+#endif
+}
+
+uint64_t RequestIdBoot(uint64_t boot) {
+#ifdef KVD_BUG_REUSE_REQUEST_IDS
+  (void)boot;
+  return 0;
+#else
+  return boot;
+#endif
+}
+
+bool ReconcileOnOpen() {
+#ifdef KVD_BUG_NO_RECONCILE
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool KeepAcceptedImageAside() {
+#ifdef KVD_BUG_STAGED_INSTALL
+  return false;
+#else
+  return true;
 #endif
 }
 

@@ -146,8 +146,10 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
       s = Bootstrap(*impl->raftdb, *r->log, cfg.members);
       if (!s.ok()) return s;
     }
-    s = ReconcileWithStateMachine(*impl->raftdb, *r->log, r->sm->applied());
-    if (!s.ok()) return s;
+    if (ReconcileOnOpen()) {
+      s = ReconcileWithStateMachine(*impl->raftdb, *r->log, r->sm->applied());
+      if (!s.ok()) return s;
+    }
     raft::Config rc;
     rc.id = cfg.node_id;
     rc.election_tick = cfg.election_ticks;
@@ -186,6 +188,10 @@ void NodeCore::Write(WriteRequest req, std::function<void(WriteResponse)> done) 
 }
 
 void NodeCore::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
+  if (ServeFromLocalState(req.stale)) {
+    done(StaleRead(req));
+    return;
+  }
   PendingRead read;
   read.shard = ShardForKey(impl_->cfg.shards, req.key);
   read.get = std::move(req);
@@ -194,6 +200,10 @@ void NodeCore::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
 }
 
 void NodeCore::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
+  if (ServeFromLocalState(req.stale)) {
+    done(StaleScan(req));
+    return;
+  }
   PendingRead read;
   read.shard = impl_->cfg.shards.front();
   read.is_scan = true;
@@ -272,7 +282,7 @@ int64_t CoreImpl::WallMs() const {
 
 uint64_t CoreImpl::NextRequestId() {
   KVD_CHECK_MSG(next_request_seq < (uint64_t{1} << kRequestSeqBits), "request ids exhausted");
-  return (boot << kRequestSeqBits) | next_request_seq++;
+  return (RequestIdBoot(boot) << kRequestSeqBits) | next_request_seq++;
 }
 
 void CoreImpl::HandleBatch(kvpb::PeerBatch& batch) {

@@ -55,8 +55,9 @@ class NodeCore {
   // Inputs. Each is handled at once; what it produces goes out in the next Round().
   void Deliver(kvpb::PeerBatch batch);
   void Write(WriteRequest req, std::function<void(WriteResponse)> done);
-  void Read(ReadRequest req, std::function<void(ReadResponse)> done);  // linearizable
-  void Scan(ScanRequest req, std::function<void(ScanResponse)> done);  // linearizable
+  // Linearizable unless req.stale (then served from this replica's state at once).
+  void Read(ReadRequest req, std::function<void(ReadResponse)> done);
+  void Scan(ScanRequest req, std::function<void(ScanResponse)> done);
   // One logical clock tick (NodeConfig::tick_ms): Raft timers, request deadlines, status.
   void Tick();
   // One driver round over every replica with a Ready. Returns true if more is ready at once.

@@ -43,9 +43,15 @@ struct PendingRead {
 // Whether a read is answered from this replica's applied state at once, without confirming
 // leadership through ReadIndex: exactly the reads that asked for stale consistency.
 bool ServeFromLocalState(bool stale_requested);
-// Whether a write is acknowledged as soon as it is proposed: never. Both decisions live in
-// kv/node_bug_hooks.cc, where planted-bug test builds change them.
+// Whether a write is acknowledged as soon as it is proposed: never.
 bool AckOnPropose();
+// The boot count that request ids embed: this boot's.
+uint64_t RequestIdBoot(uint64_t boot);
+// Whether Open reconciles raftdb with a kvdb a crash left ahead of it: always.
+bool ReconcileOnOpen();
+// Whether the image Raft was handed moves aside from the staging area: always.
+// These decisions live in kv/node_bug_hooks.cc, where planted-bug test builds change them.
+bool KeepAcceptedImageAside();
 
 struct Replica {
   uint64_t shard = 0;

@@ -88,6 +88,9 @@ void CoreImpl::StageChunk(Replica& r, const kvpb::SnapshotChunk& chunk) {
 
 bool CoreImpl::AcceptStagedSnapshot(Replica& r, const raftpb::Message& m) {
   const uint64_t index = m.snapshot().metadata().index();
+  if (!KeepAcceptedImageAside()) {
+    return r.staged_complete && !r.staged.empty() && r.staged.front().applied().index() == index;
+  }
   if (r.staged_complete && !r.staged.empty() && r.staged.front().applied().index() == index) {
     // Raft may take this image now; a resent stream may restart 'staged' before the Ready that
     // installs it, so the image moves aside. Raft's commit index only grows, so of two images
@@ -105,14 +108,18 @@ bool CoreImpl::AcceptStagedSnapshot(Replica& r, const raftpb::Message& m) {
 }
 
 void CoreImpl::InstallAcceptedSnapshot(Replica& r, const raftpb::Snapshot& snapshot) {
-  KVD_CHECK_MSG(!r.accepted.empty() &&
-                    r.accepted.front().applied().index() == snapshot.metadata().index(),
+  std::vector<kvpb::SnapshotChunk>& image = KeepAcceptedImageAside() ? r.accepted : r.staged;
+  KVD_CHECK_MSG(!image.empty() && image.front().applied().index() == snapshot.metadata().index(),
                 "Raft accepted a snapshot whose data was not staged");
-  raft::Status s = r.sm->InstallSnapshot(r.accepted);
+  raft::Status s = r.sm->InstallSnapshot(image);
   KVD_CHECK_MSG(s.ok(), "snapshot install failed: " << s.ToString());
   s = kvdb->Sync();
   KVD_CHECK_MSG(s.ok(), "state machine sync failed: " << s.ToString());
-  r.accepted.clear();
+  image.clear();
+  if (!KeepAcceptedImageAside()) {
+    r.staged_bytes = 0;
+    r.staged_complete = false;
+  }
   r.last_compacted = snapshot.metadata().index();
   counters.snapshots_installed++;
   if (cfg.log) {

@@ -48,6 +48,11 @@ struct Params {
   int clients = 4;
   int keys = 3;
   double read_share = 0.4;
+  int64_t session_ttl_ms = 8000;  // small enough that a clock jump would expire sessions
+  int64_t max_clock_offset_ms = 0;  // nodes' wall clocks differ by up to this
+  double defer_rounds = 0;  // chance that a delivered frame waits in the inbox for a later round
+  bool storm = false;       // kill leaders soon after they are elected (short-lived leaders)
+  double pause_on_snapshot = 0;  // chance a snapshot's recipient is stopped as it arrives
 };
 
 // What a replica applied at one index.
@@ -80,6 +85,10 @@ struct SimNode {
   std::unique_ptr<kv::NodeCore> core;
   uint64_t incarnation = 0;
   bool restart_scheduled = false;
+  bool round_scheduled = false;  // inputs wait in the "inbox" for a later round
+  int64_t paused_until = 0;      // SIGSTOP: frames queue, nothing runs, until then
+  std::vector<std::shared_ptr<kvpb::PeerBatch>> paused_inbox;
+  int64_t clock_offset_ms = 0;   // this machine's wall clock minus true time
   bool up() const { return core != nullptr; }
 };
 
@@ -117,9 +126,12 @@ class NodeSim {
   // Nodes.
   void Start(SimNode& n);
   kv::NodeConfig ConfigFor(SimNode& n);
+  // Runs f on the core, then (or, if !round_now, a little later) its rounds; handles crashes.
   template <typename F>
-  void OnNode(SimNode& n, F&& f);  // runs f on the core, then its rounds; handles crashes
+  void OnNode(SimNode& n, F&& f, bool round_now = true);
   void Pump(SimNode& n);
+  void DeferredRound(uint64_t id, uint64_t incarnation);  // the rounds a delivery deferred
+  static void NoInput(kv::NodeCore&) {}
   void Crash(SimNode& n, const std::string& why);
   void ScheduleRestart(SimNode& n, int64_t delay);
   void TickLoop(uint64_t id);
@@ -128,6 +140,9 @@ class NodeSim {
 
   // Faults.
   void FaultLoop();
+  void StormLoop();
+  void Pause(SimNode& n, int64_t ms);  // SIGSTOP for ms
+  void Resume(uint64_t id, uint64_t incarnation);  // end of a pause
   void Heal();
 
   // Clients.
@@ -232,6 +247,13 @@ void NodeSim::DrawParams() {
   p_.restart_max = rng_.Chance(0.5) ? 100 : 800;
   p_.clients = static_cast<int>(rng_.Range(2, 5));
   p_.keys = static_cast<int>(rng_.Range(1, 3));
+  const int64_t offsets[] = {0, 1000, 3600 * 1000, 86400 * 1000};
+  p_.max_clock_offset_ms = pick(offsets);
+  p_.session_ttl_ms = rng_.Chance(0.5) ? 8000 : 600000;
+  p_.defer_rounds = rng_.Chance(0.5) ? 0.0 : 0.3;
+  p_.storm = rng_.Chance(0.25);
+  p_.pause_on_snapshot = rng_.Chance(0.5) ? 0.0 : 0.3;
+  if (p_.storm && rng_.Chance(0.5)) p_.max_size_per_msg = 1;  // split replication finely
   net_.set_options(p_.net);
 }
 
@@ -253,10 +275,17 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   cfg.max_inflight_msgs = p_.max_inflight;
   cfg.random_seed = options_.seed * 1000003 + n.id * 7919 + n.incarnation;
   cfg.monotonic_ms = [this] { return q_.now(); };
-  cfg.wall_ms = [this] { return 1'000'000'000 + q_.now(); };
+  cfg.session_ttl_ms = p_.session_ttl_ms;
+  const int64_t offset = n.clock_offset_ms;
+  cfg.wall_ms = [this, offset] { return 1'000'000'000'000 + offset + q_.now(); };
   const uint64_t id = n.id;
   cfg.crash_point = [this, id](kv::CrashPoint point) {
-    if (!faults_on_ || !rng_.Chance(p_.crash_point_chance)) return;
+    // Rare points (a snapshot install, a compaction, a restart) are where crashes matter most.
+    const double weight = point == kv::CrashPoint::kAfterLogWrite ||
+                                  point == kv::CrashPoint::kAfterApply
+                              ? 1.0
+                              : 30.0;
+    if (!faults_on_ || !rng_.Chance(std::min(0.5, p_.crash_point_chance * weight))) return;
     result_.crash_points_hit++;
     Trace(std::string("crash-point ") + kv::CrashPointName(point), id);
     // From here nothing reaches the disk, and no held compaction may keep the databases from
@@ -304,10 +333,20 @@ void NodeSim::Start(SimNode& n) {
 }
 
 template <typename F>
-void NodeSim::OnNode(SimNode& n, F&& f) {
-  if (!n.up() || failed()) return;
+void NodeSim::OnNode(SimNode& n, F&& f, bool round_now) {
+  if (!n.up() || failed() || n.paused_until > q_.now()) return;  // a paused node does nothing
   try {
     f(*n.core);
+    if (!round_now) {
+      // Like kv::Node's inbox: several inputs (e.g. two snapshot streams after a pause) are
+      // handled before the round that persists and applies what they produced.
+      if (!n.round_scheduled) {
+        n.round_scheduled = true;
+        const uint64_t id = n.id, incarnation = n.incarnation;
+        q_.After(rng_.Range(1, 30), [this, id, incarnation] { DeferredRound(id, incarnation); });
+      }
+      return;
+    }
     Pump(n);
   } catch (const SimCrash& c) {
     Crash(n, std::string("at ") + kv::CrashPointName(c.point));
@@ -315,6 +354,13 @@ void NodeSim::OnNode(SimNode& n, F&& f) {
   } catch (const CheckFailure& e) {
     Fail("n" + std::to_string(n.id) + ": " + e.what());
   }
+}
+
+void NodeSim::DeferredRound(uint64_t id, uint64_t incarnation) {
+  SimNode& n = *nodes_.at(id);
+  if (n.incarnation != incarnation) return;
+  n.round_scheduled = false;
+  OnNode(n, NoInput);
 }
 
 void NodeSim::Pump(SimNode& n) {
@@ -329,6 +375,9 @@ void NodeSim::Crash(SimNode& n, const std::string& why) {
   n.env->SetCrashed(true);
   n.env->RunHeldWork();
   n.core.reset();  // pending callbacks are dropped uncalled: clients time out
+  n.round_scheduled = false;
+  n.paused_until = 0;
+  n.paused_inbox.clear();
   leveldb::Status s = n.env->DropUnsyncedData();
   if (!s.ok()) Fail("dropping unsynced data: " + s.ToString());
   n.env->SetCrashed(false);
@@ -385,7 +434,16 @@ bool NodeSim::Send(uint64_t from, kvpb::PeerBatch batch) {
   // a resend looks like, so frames without snapshot data may arrive twice.
   int64_t delays[2];
   int copies = net_.Route(from, to, delays);
-  if (batch.has_snapshot_chunk()) copies = std::min(copies, 1);
+  if (batch.has_snapshot_chunk()) {
+    copies = std::min(copies, 1);
+    // Stop the recipient as a snapshot streams in, for longer than the leader waits for its
+    // acknowledgement: the leader resends, and both streams queue up for one batch.
+    SimNode& n = *nodes_.at(to);
+    if (faults_on_ && batch.snapshot_chunk().seq() == 0 && n.paused_until <= q_.now() &&
+        rng_.Chance(p_.pause_on_snapshot)) {
+      Pause(n, rng_.Range(1100, 2500));
+    }
+  }
   int64_t& tail = link_tail_[{from, to}];
   for (int i = 0; i < copies; ++i) {
     auto frame = std::make_shared<kvpb::PeerBatch>(i + 1 < copies ? batch : std::move(batch));
@@ -393,7 +451,12 @@ bool NodeSim::Send(uint64_t from, kvpb::PeerBatch batch) {
     q_.After(tail - q_.now(), [this, from, to, frame] {
       if (net_.Blocked(from, to)) return;  // a partition that began in flight
       SimNode& n = *nodes_.at(to);
-      OnNode(n, [&](kv::NodeCore& core) { core.Deliver(std::move(*frame)); });
+      if (n.up() && n.paused_until > q_.now()) {
+        n.paused_inbox.push_back(frame);  // read by the kernel, handled after the pause
+        return;
+      }
+      const bool round_now = !rng_.Chance(p_.defer_rounds);
+      OnNode(n, [&](kv::NodeCore& core) { core.Deliver(std::move(*frame)); }, round_now);
     });
   }
   return true;
@@ -407,7 +470,10 @@ void NodeSim::FaultLoop() {
     const uint64_t roll = rng_.Below(10);
     std::vector<uint64_t> up = UpNodes();
     const uint64_t leader = Leader();
-    if (roll < 3 && !up.empty()) {
+    if (roll == 5 && !up.empty()) {
+      // SIGSTOP long enough for the leader to give up on a snapshot stream and resend it.
+      Pause(*nodes_.at(up[rng_.Below(up.size())]), rng_.Range(100, 2500));
+    } else if (roll < 3 && !up.empty()) {
       const uint64_t victim = (roll == 0 && leader != 0) ? leader : up[rng_.Below(up.size())];
       SimNode& n = *nodes_.at(victim);
       Crash(n, victim == leader ? "leader killed" : "killed");
@@ -433,6 +499,39 @@ void NodeSim::FaultLoop() {
   });
 }
 
+void NodeSim::Pause(SimNode& n, int64_t ms) {
+  n.paused_until = q_.now() + ms;
+  Trace("pause", n.id, static_cast<uint64_t>(ms));
+  const uint64_t id = n.id, incarnation = n.incarnation;
+  q_.After(ms, [this, id, incarnation] { Resume(id, incarnation); });
+}
+
+void NodeSim::Resume(uint64_t id, uint64_t incarnation) {
+  SimNode& n = *nodes_.at(id);
+  if (n.incarnation != incarnation || !n.up()) return;
+  n.paused_until = 0;
+  Trace("resume", id, n.paused_inbox.size());
+  std::vector<std::shared_ptr<kvpb::PeerBatch>> inbox;
+  inbox.swap(n.paused_inbox);
+  // Everything that queued up is handled before the next round, as kv::Node's inbox does.
+  OnNode(n, [&](kv::NodeCore& core) {
+    for (auto& frame : inbox) core.Deliver(std::move(*frame));
+  });
+}
+
+void NodeSim::StormLoop() {
+  q_.After(rng_.Range(30, 150), [this] {
+    if (failed() || !faults_on_) return;
+    const uint64_t leader = Leader();
+    if (leader != 0) {
+      SimNode& n = *nodes_.at(leader);
+      Crash(n, "storm: leader killed");
+      ScheduleRestart(n, rng_.Range(5, 100));
+    }
+    StormLoop();
+  });
+}
+
 void NodeSim::Heal() {
   faults_on_ = false;
   heal_time_ = q_.now();
@@ -446,6 +545,7 @@ void NodeSim::Heal() {
   for (auto& [id, n] : nodes_) {
     if (!n->up()) ScheduleRestart(*n, 1);
   }
+  // Paused nodes resume at their own time (at most 2.5 s from now).
 }
 
 // ---- clients ----
@@ -818,6 +918,9 @@ NodeSimResult NodeSim::Run() {
     n->env = std::make_unique<kv::FaultEnv>();
     n->env->HoldBackgroundWork(true);
     n->transport = std::make_unique<SimTransport>(*this, m.id);
+    if (p_.max_clock_offset_ms > 0) {
+      n->clock_offset_ms = rng_.Range(-p_.max_clock_offset_ms, p_.max_clock_offset_ms);
+    }
     nodes_.emplace(m.id, std::move(n));
   }
   for (auto& [id, n] : nodes_) {
@@ -835,6 +938,7 @@ NodeSimResult NodeSim::Run() {
     q_.After(rng_.Range(200, 400), [this, cid] { Issue(clients_[cid - 1]); });
   }
   FaultLoop();
+  if (p_.storm) q_.After(300, [this] { StormLoop(); });
   q_.After(options_.fault_ms, [this] { Heal(); });
 
   std::string why = "not started";
