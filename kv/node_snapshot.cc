@@ -1,4 +1,4 @@
-// Snapshot streaming between nodes (DESIGN.md §4). The sender reads a consistent image of the
+// Snapshot streaming between nodes (docs/design.md). The sender reads a consistent image of the
 // shard from kvdb and sends it in bounded chunks, then the MSG_SNAP itself with metadata that
 // describes exactly that image; the receiver stages the chunks and lets Raft see the MSG_SNAP only
 // once the whole image is there; installing it replaces the shard's state in one batch.

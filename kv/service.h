@@ -1,7 +1,7 @@
 // KvService: what the HTTP front end (rpc/) asks of a node. Implemented by kv::Node. Every
 // callback runs on a node thread and must be cheap and thread-safe (post the work elsewhere).
 //
-// Error meanings follow API.md: kUnavailable = nothing was applied, retry later; kTimeout = the
+// Error meanings (docs/api.md): kUnavailable = nothing was applied, retry later; kTimeout = the
 // outcome is unknown (a write may or may not have been applied); kVersionMismatch = precondition
 // failed, nothing applied; kOverloaded = shed, nothing applied.
 #pragma once

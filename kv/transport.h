@@ -1,5 +1,5 @@
 // Transport: how a node reaches its peers. kv/ declares it; rpc/ implements it over TCP
-// (rpc/peer_transport.h) and tests implement it in memory. (DESIGN.md §2, §9.)
+// (rpc/peer_transport.h) and tests implement it in memory. (docs/design.md: Layers, Testing.)
 //
 // Contract: Send() never blocks and never fails loudly: a frame that cannot be queued (peer down,
 // queue full) is dropped and counted; Raft tolerates loss. Frames to one peer are delivered in
