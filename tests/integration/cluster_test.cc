@@ -186,7 +186,7 @@ TEST(ClusterTest, BadInputGetsTheDocumentedErrorAndLeavesDataIntact) {
       {"PUT", "/v1/kv/keep", std::string(1025, 'v'), 413, "too_large"},
       {"PUT", "/v1/kv/", "x", 400, "bad_key"},
       {"PUT", "/v1/kv/" + std::string(4097, 'k'), "x", 413, "too_large"},  // docs/api.md: 413
-      {"GET", "/v1/nope", "", 404, "no_route"},  // API.md: not_found is for keys and locks
+      {"GET", "/v1/nope", "", 404, "no_route"},  // docs/api.md: not_found is for keys and locks
       {"POST", "/v1/kv/keep", "x", 405, "method_not_allowed"},
       {"PUT", "/v1/kv/keep?if_version=abc", "x", 400, "invalid_argument"},
       {"GET", "/v1/kv/keep?consistency=sometimes", "", 400, "invalid_argument"},
