@@ -73,8 +73,8 @@ class NodeCore {
   ClusterStatus Status() const;  // as of the last tick or role change (any thread)
   bool IsReady() const;
   std::string Metrics() const;
-  void CountDroppedFrame();    // an inbound frame the shell could not queue
-  void CountOverloaded();      // a request the shell shed before it reached the core
+  void CountDroppedFrame();     // an inbound frame the shell could not queue
+  void CountOverloaded();       // a request the shell shed before it reached the core
   uint64_t boot_count() const;  // this store's opens so far, this one included
 
   CoreImpl& impl() { return *impl_; }  // for kv/node*.cc and white-box tests only

@@ -4,11 +4,12 @@
 // Built twice (kv/node.cmake): against the fixed node (the tests pass) and, as
 // node_core_bug_staged_install_test with KVD_EXPECT_STAGED_INSTALL_BUG, against the node with the
 // old snapshot staging, where the resent-stream test must see the install fail.
+#include "kv/node_core.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "kv/node_core.h"
 #include "kv/node_impl.h"
 #include "kv/test_util.h"
 #include "raft/check.h"

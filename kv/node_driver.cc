@@ -196,8 +196,8 @@ void CoreImpl::ObserveSoftState(Replica& r, const raft::SoftState& soft) {
   }
   r.soft = soft;
   if (cfg.log) {
-    cfg.log("shard " + std::to_string(r.shard) + ": " + raft::StateName(r.soft.state) +
-            ", term " + std::to_string(r.raw->GetStatus().hard_state.term()) + ", leader " +
+    cfg.log("shard " + std::to_string(r.shard) + ": " + raft::StateName(r.soft.state) + ", term " +
+            std::to_string(r.raw->GetStatus().hard_state.term()) + ", leader " +
             (r.soft.lead != 0 ? "n" + std::to_string(r.soft.lead) : "unknown"));
   }
 }

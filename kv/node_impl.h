@@ -68,7 +68,7 @@ struct Replica {
   // The complete image whose MSG_SNAP Raft was handed: installed when Raft's Ready carries it.
   // Kept apart from 'staged', which a resent stream may restart meanwhile.
   std::vector<kvpb::SnapshotChunk> accepted;
-  int64_t last_clock_proposal_ms = 0;  // leader: when it last proposed a clock entry
+  int64_t last_clock_proposal_ms = 0;               // leader: when it last proposed a clock entry
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };

@@ -38,8 +38,8 @@ struct NodeSimOptions {
   int nodes = 3;
   bool trace = false;  // print every event to stderr
   std::string binary = "kvd_node_sim";
-  std::string dir;             // where the stores live; empty: /dev/shm (or the temp dir)
-  int64_t fault_ms = 3000;     // simulated time with faults, then heal
+  std::string dir;              // where the stores live; empty: /dev/shm (or the temp dir)
+  int64_t fault_ms = 3000;      // simulated time with faults, then heal
   int64_t converge_ms = 20000;  // bound on the heal phase
 };
 

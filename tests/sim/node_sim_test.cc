@@ -1,8 +1,8 @@
 // The production node under deterministic simulation: sweeps of seeds that must all pass
 // (tests/sim/node_sim.h). A failure prints the command that replays it with a trace.
-#include <gtest/gtest.h>
-
 #include "tests/sim/node_sim.h"
+
+#include <gtest/gtest.h>
 
 namespace kvd::sim {
 namespace {

@@ -1,0 +1,216 @@
+// Private to tests/sim/node_sim*.cc: the NodeSim run and its parts (see node_sim.h for what a
+// run is and checks). node_sim.cc: setup, parameters, the run loop; node_sim_nodes.cc: nodes,
+// the simulated transport, faults; node_sim_clients.cc: clients and the acknowledgement checks;
+// node_sim_checks.cc: convergence and the end-of-run checks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jepsen/checker/checker.h"
+#include "kv/fault_env.h"
+#include "kv/node_core.h"
+#include "raft/check.h"
+#include "tests/sim/event_queue.h"
+#include "tests/sim/network.h"
+#include "tests/sim/node_sim.h"
+#include "tests/sim/rng.h"
+
+namespace kvd::sim::node_sim {
+
+constexpr uint64_t kShard = 1;
+constexpr int64_t kTickMs = 10;
+constexpr int64_t kRequestTimeoutMs = 1000;
+constexpr int64_t kClientTimeoutMs = 1300;
+constexpr int kMaxWriteAttempts = 4;
+
+// Thrown from a node's crash-point hook: the node dies there.
+struct SimCrash {
+  kv::CrashPoint point;
+};
+
+// The run's "swarm" parameters, drawn from the seed.
+struct Params {
+  NetworkOptions net;
+  double crash_point_chance = 0;  // per CrashPoint visited while faults are on
+  int64_t fault_interval = 500;
+  int64_t restart_max = 300;
+  uint64_t compact_every = 50;
+  size_t chunk_bytes = 1 << 20;
+  uint64_t max_size_per_msg = 1 << 20;
+  int max_inflight = 256;
+  int clients = 4;
+  int keys = 3;
+  double read_share = 0.4;
+  int64_t session_ttl_ms = 8000;    // small enough that a clock jump would expire sessions
+  int64_t max_clock_offset_ms = 0;  // nodes' wall clocks differ by up to this
+  double defer_rounds = 0;  // chance that a delivered frame waits in the inbox for a later round
+  bool storm = false;       // kill leaders soon after they are elected (short-lived leaders)
+  double pause_on_snapshot = 0;  // chance a snapshot's recipient is stopped as it arrives
+};
+
+// What a replica applied at one index.
+struct AppliedRecord {
+  std::string client;
+  uint64_t seq = 0;
+  std::string key, value;
+  std::string result;  // serialized kvpb::Result
+  bool operator==(const AppliedRecord&) const = default;
+};
+
+class NodeSim;
+
+class SimTransport final : public kv::Transport {
+ public:
+  SimTransport(NodeSim& sim, uint64_t self) : sim_(sim), self_(self) {}
+  bool Send(kvpb::PeerBatch batch) override;
+  bool Reachable(uint64_t node) const override;
+
+ private:
+  NodeSim& sim_;
+  uint64_t self_;
+};
+
+struct SimNode {
+  uint64_t id = 0;
+  std::string dir;
+  std::unique_ptr<kv::FaultEnv> env;
+  std::unique_ptr<SimTransport> transport;
+  std::unique_ptr<kv::NodeCore> core;
+  uint64_t incarnation = 0;
+  bool restart_scheduled = false;
+  bool round_scheduled = false;  // inputs wait in the "inbox" for a later round
+  int64_t paused_until = 0;      // SIGSTOP: frames queue, nothing runs, until then
+  std::vector<std::shared_ptr<kvpb::PeerBatch>> paused_inbox;
+  int64_t clock_offset_ms = 0;  // this machine's wall clock minus true time
+  bool up() const { return core != nullptr; }
+};
+
+struct Client {
+  uint64_t id = 0;
+  uint64_t seq = 0;
+  bool busy = false;
+  uint64_t token = 0;  // the attempt in flight; answers to older attempts are ignored
+  size_t hist = 0;     // index in history_ of the operation in flight
+  uint64_t hint = 0;   // node that last answered
+  bool is_write = false;
+  int attempts = 0;
+  bool maybe_applied = false;  // an earlier attempt's outcome is unknown
+};
+
+class NodeSim {
+ public:
+  explicit NodeSim(const NodeSimOptions& options)
+      : options_(options), rng_(options.seed), net_(NetworkOptions{}, rng_) {}
+  ~NodeSim();
+  NodeSimResult Run();
+
+  // Transport.
+  bool Send(uint64_t from, kvpb::PeerBatch batch);
+  bool Reachable(uint64_t from, uint64_t to) const {
+    return !net_.Blocked(from, to) && nodes_.count(to) && nodes_.at(to)->up();
+  }
+
+ private:
+  void DrawParams();
+  void Trace(const std::string& what, uint64_t node = 0, uint64_t a = 0, uint64_t b = 0);
+  void Fail(const std::string& why);
+  bool failed() const { return !result_.failure.empty(); }
+
+  // Nodes.
+  void Start(SimNode& n);
+  kv::NodeConfig ConfigFor(SimNode& n);
+  // Runs f on the core, then (or, if !round_now, a little later) its rounds; handles crashes.
+  template <typename F>
+  void OnNode(SimNode& n, F&& f, bool round_now = true);
+  void Pump(SimNode& n);
+  void DeferredRound(uint64_t id, uint64_t incarnation);  // the rounds a delivery deferred
+  static void NoInput(kv::NodeCore&) {}
+  void Crash(SimNode& n, const std::string& why);
+  void ScheduleRestart(SimNode& n, int64_t delay);
+  void TickLoop(uint64_t id);
+  uint64_t Leader() const;
+  std::vector<uint64_t> UpNodes() const;
+
+  // Faults.
+  void FaultLoop();
+  void StormLoop();
+  void Pause(SimNode& n, int64_t ms);              // SIGSTOP for ms
+  void Resume(uint64_t id, uint64_t incarnation);  // end of a pause
+  void Heal();
+
+  // Clients.
+  void Issue(Client& c);
+  void SubmitWrite(Client& c);
+  void WriteDone(uint64_t cid, uint64_t token, const kv::WriteResponse& r);
+  void ReadDone(uint64_t cid, uint64_t token, const kv::ReadResponse& r);
+  void ClientTimeout(uint64_t cid, uint64_t token);
+  void Finish(Client& c, lincheck::Outcome outcome);
+  SimNode* PickNode(uint64_t hint);
+  void OnApply(uint64_t node, uint64_t index, const kvpb::Command& cmd, const kvpb::Result& r);
+  void CheckAck(const Client& c, const kv::WriteResponse& r);
+
+  // End of run.
+  bool Converged(std::string* why) const;
+  std::string Describe() const;  // every node's Raft state, for failure reports
+  void FinalReads();
+  void CheckReplicasEqual();
+  bool ReplicasEqual(std::string* why) const;
+  void CheckHistory();
+
+  NodeSimOptions options_;
+  Rng rng_;
+  EventQueue q_;
+  Network net_;
+  Params p_;
+  std::string root_;
+  std::map<uint64_t, std::unique_ptr<SimNode>> nodes_;
+  std::map<std::pair<uint64_t, uint64_t>, int64_t> link_tail_;  // last delivery time per link
+  std::vector<kv::NodeInfo> members_;
+  bool faults_on_ = true;
+  bool clients_stop_ = false;
+  int64_t heal_time_ = 0;
+  bool acked_after_heal_ = false;
+
+  std::vector<Client> clients_;
+  std::vector<lincheck::Operation> history_;
+  std::vector<bool> dropped_;  // parallel to history_: failed reads carry no information
+  int64_t clock_ = 0;
+  uint64_t next_token_ = 1;
+  std::map<uint64_t, AppliedRecord> applied_;                      // index -> record
+  std::map<std::pair<std::string, uint64_t>, uint64_t> executed_;  // (client, seq) -> index
+  std::map<std::pair<std::string, uint64_t>, std::string> acked_;  // (client, seq) -> result
+  NodeSimResult result_;
+};
+
+template <typename F>
+void NodeSim::OnNode(SimNode& n, F&& f, bool round_now) {
+  if (!n.up() || failed() || n.paused_until > q_.now()) return;  // a paused node does nothing
+  try {
+    f(*n.core);
+    if (!round_now) {
+      // Like kv::Node's inbox: several inputs (e.g. two snapshot streams after a pause) are
+      // handled before the round that persists and applies what they produced.
+      if (!n.round_scheduled) {
+        n.round_scheduled = true;
+        const uint64_t id = n.id, incarnation = n.incarnation;
+        q_.After(rng_.Range(1, 30), [this, id, incarnation] { DeferredRound(id, incarnation); });
+      }
+      return;
+    }
+    Pump(n);
+  } catch (const SimCrash& c) {
+    Crash(n, std::string("at ") + kv::CrashPointName(c.point));
+    ScheduleRestart(n, rng_.Range(1, p_.restart_max));
+  } catch (const CheckFailure& e) {
+    Fail("n" + std::to_string(n.id) + ": " + e.what());
+  }
+}
+
+}  // namespace kvd::sim::node_sim
