@@ -75,6 +75,16 @@ void NodeSim::DrawParams() {
   p_.storm = rng_.Chance(0.25);
   p_.pause_on_snapshot = rng_.Chance(0.5) ? 0.0 : 0.3;
   if (p_.storm && rng_.Chance(0.5)) p_.max_size_per_msg = 1;  // split replication finely
+  p_.figure8 = options_.nodes == 5 && rng_.Chance(0.2);
+  if (p_.figure8) {  // a clean schedule: no other faults, one entry per append
+    p_.crash_point_chance = 0;
+    p_.storm = false;
+    p_.pause_on_snapshot = 0;
+    p_.net.drop = 0;
+    p_.net.duplicate = 0;
+    p_.max_size_per_msg = 1;
+    p_.max_inflight = 1;
+  }
   net_.set_options(p_.net);
 }
 
@@ -120,8 +130,12 @@ NodeSimResult NodeSim::Run() {
     const uint64_t cid = c.id;
     q_.After(rng_.Range(200, 400), [this, cid] { Issue(clients_[cid - 1]); });
   }
-  FaultLoop();
-  if (p_.storm) q_.After(300, [this] { StormLoop(); });
+  if (p_.figure8) {
+    q_.After(300, [this] { Figure8Start(); });
+  } else {
+    FaultLoop();
+    if (p_.storm) q_.After(300, [this] { StormLoop(); });
+  }
   q_.After(options_.fault_ms, [this] { Heal(); });
 
   std::string why = "not started";

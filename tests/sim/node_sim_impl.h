@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -52,6 +53,7 @@ struct Params {
   int64_t max_clock_offset_ms = 0;  // nodes' wall clocks differ by up to this
   double defer_rounds = 0;  // chance that a delivered frame waits in the inbox for a later round
   bool storm = false;       // kill leaders soon after they are elected (short-lived leaders)
+  bool figure8 = false;     // run the figure-8 schedule (node_sim_figure8.cc) instead
   double pause_on_snapshot = 0;  // chance a snapshot's recipient is stopped as it arrives
 };
 
@@ -141,6 +143,12 @@ class NodeSim {
   // Faults.
   void FaultLoop();
   void StormLoop();
+  // node_sim_figure8.cc
+  void Figure8Start();
+  void Figure8NewLeader(uint64_t a, uint64_t b, uint64_t old_term);
+  // Calls on_leader with the current leader every 2 ms until it returns true (at most 'tries').
+  void Figure8Poll(int tries, std::function<bool(uint64_t leader)> on_leader);
+  uint64_t TermOf(uint64_t node) const;            // 0 if down
   void Pause(SimNode& n, int64_t ms);              // SIGSTOP for ms
   void Resume(uint64_t id, uint64_t incarnation);  // end of a pause
   void Heal();
