@@ -202,9 +202,13 @@ TEST_F(NodeClusterTest, LeaderLossKeepsAcknowledgedWritesAndRestartCatchesUp) {
   StartNode(leader);  // behind the compacted log: needs a snapshot
   ASSERT_NE(WaitLeader(), 0u);
   ReadResponse r;
+  // The installed data is readable (from this thread) a moment before the driver thread counts
+  // the install, after kvdb's sync: wait for both.
   for (int i = 0; i < 500; ++i) {
     r = Get(leader, "key199", /*stale=*/true);
-    if (r.code == ErrorCode::kOk) break;
+    if (r.code == ErrorCode::kOk && MetricValue(leader, "kvd_snapshots_installed_total") >= 1) {
+      break;
+    }
     std::this_thread::sleep_for(10ms);
   }
   ASSERT_EQ(r.code, ErrorCode::kOk) << "restarted node never caught up";
