@@ -34,6 +34,8 @@ TEST(HostPortParser, DefaultPortOnlyWhenTheCallerGivesOne) {
   ASSERT_TRUE(v6);
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(ParseHostPort("[::1]:9", nullptr, 80)->port, 9);
+  EXPECT_FALSE(ParseHostPort("[::1]"));  // brackets do not make a port optional
+  EXPECT_EQ(ParseHostPort("[::1]:0")->port, 0);
 }
 
 TEST(HostPortParser, RejectsMalformedAddressesWithAReason) {

@@ -1,4 +1,4 @@
-// Peer frame codec and address parsing (rpc/peer_frame.h, rpc/host_port.h), byte by byte,
+// The peer frame codec (rpc/peer_frame.h), byte by byte,
 // without sockets.
 #include "rpc/peer_frame.h"
 
@@ -8,8 +8,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "rpc/host_port.h"
 
 namespace kvd::rpc {
 namespace {
@@ -116,25 +114,6 @@ TEST(PeerFrame, EncodeRejectsBodiesAboveTheLimit) {
   std::string frame = "untouched";
   EXPECT_FALSE(EncodeFrame(Batch(2, 1, 2000), 1000, &frame));
   EXPECT_EQ(frame, "untouched");
-}
-
-TEST(PeerAddress, ParsesHostPortForms) {
-  auto v4 = ParseHostPort("127.0.0.2:7001");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->host, "127.0.0.2");
-  EXPECT_EQ(v4->port, 7001);
-  auto v6 = ParseHostPort("[::1]:0");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 0);
-  auto name = ParseHostPort("node1:65535");
-  ASSERT_TRUE(name);
-  EXPECT_EQ(name->host, "node1");
-  std::string error;
-  for (const char* bad : {"", "host", ":80", "host:", "host:65536", "host:8x", "::1:80", "[::1]"}) {
-    EXPECT_FALSE(ParseHostPort(bad, &error)) << bad;
-    EXPECT_FALSE(error.empty());
-  }
 }
 
 }  // namespace
