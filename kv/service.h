@@ -33,6 +33,7 @@ struct WriteRequest {
   std::optional<uint64_t> if_version;  // 0: only if absent
   std::string client_id;               // with seq: exactly-once (Idempotency-Key)
   uint64_t seq = 0;
+  uint64_t directory_version = 0;  // the version the client routed by (0: none given)
 };
 
 struct WriteResponse {
@@ -43,11 +44,13 @@ struct WriteResponse {
   uint64_t revision = 0;
   uint64_t current_version = 0;  // kVersionMismatch
   bool deleted = false;          // delete: whether the key existed
+  uint64_t directory_version = 0;  // the directory this node routed the request by
 };
 
 struct ReadRequest {
   std::string key;
   bool stale = false;  // serve from this replica without confirming leadership
+  uint64_t directory_version = 0;  // the version the client routed by (0: none given)
 };
 
 struct ReadResponse {
@@ -56,6 +59,7 @@ struct ReadResponse {
   uint64_t shard = 0;
   std::optional<kvpb::KeyRecord> record;  // absent: kNotFound
   uint64_t applied_index = 0;             // of the replica that served it
+  uint64_t directory_version = 0;         // the directory this node routed the request by
 };
 
 struct ScanRequest {
@@ -63,6 +67,7 @@ struct ScanRequest {
   std::string after;
   size_t limit = 100;
   bool stale = false;
+  uint64_t directory_version = 0;
 };
 
 struct ScanResponse {
@@ -70,6 +75,7 @@ struct ScanResponse {
   std::string message;
   std::vector<std::pair<std::string, kvpb::KeyRecord>> items;
   bool more = false;
+  uint64_t directory_version = 0;
 };
 
 struct ShardStatus {
@@ -89,6 +95,27 @@ struct NodeInfo {
   bool up = false;  // this node's view: reachable over the peer transport (itself: true)
 };
 
+// The consistent-hash directory as this node knows it (GET /v1/directory, docs/api.md). The ring
+// itself is not listed: it is a pure function of the shard ids and vnodes_per_shard (kv/ring.h).
+struct DirectoryShard {
+  uint64_t id = 0;
+  std::vector<uint64_t> replicas;  // node ids; the first is the preferred leader
+  uint64_t leader = 0;             // leader hint (0: none yet)
+  uint64_t leader_term = 0;        // the term the hint was reported in
+  uint64_t keys = 0;               // key count last reported by the shard's leader
+  double hash_share = 0;           // fraction of the 64-bit hash space the shard owns
+};
+
+struct DirectoryView {
+  uint64_t version = 0;  // 0: not yet known (the meta shard has not applied it here)
+  int vnodes_per_shard = 0;
+  int replication = 0;
+  uint64_t meta_shard = 0;
+  std::vector<uint64_t> meta_voters;
+  std::vector<NodeInfo> nodes;
+  std::vector<DirectoryShard> shards;  // data shards, by id
+};
+
 struct ClusterStatus {
   uint64_t node_id = 0;
   std::vector<NodeInfo> nodes;
@@ -103,6 +130,8 @@ class KvService {
   virtual void Read(ReadRequest req, std::function<void(ReadResponse)> done) = 0;
   virtual void Scan(ScanRequest req, std::function<void(ScanResponse)> done) = 0;
   virtual ClusterStatus Status() const = 0;
+  // The directory as this node applied it from the meta shard (any thread).
+  virtual DirectoryView Directory() const = 0;
   // True when this node knows a leader for every shard it hosts (/readyz).
   virtual bool IsReady() const = 0;
   // Prometheus text exposition of the node's metrics (/metrics).
