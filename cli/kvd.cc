@@ -61,6 +61,20 @@ int main(int argc, char** argv) {
                  "Address for peer traffic (default: this node's entry in --peers); outgoing "
                  "peer connections bind its IP too");
   app.add_option("--http-listen", http_listen, "Address of the HTTP API")->capture_default_str();
+  int shard_count = 1;
+  app.add_option("--shards", shard_count,
+                 "Data shards (Raft groups 1..N) on the consistent-hash ring; every node must be "
+                 "given the same value")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--replication", cfg.replication,
+                 "Replicas per data shard (clamped to the number of nodes); same on every node")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
+  app.add_option("--vnodes", cfg.vnodes_per_shard,
+                 "Virtual nodes per shard on the hash ring; same on every node")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   app.add_option("--tick-ms", cfg.tick_ms, "Raft tick length in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
@@ -144,6 +158,8 @@ int main(int argc, char** argv) {
 
   cfg.node_id = id;
   cfg.data_dir = data_dir;
+  cfg.shards.clear();
+  for (int s = 1; s <= shard_count; ++s) cfg.shards.push_back(static_cast<uint64_t>(s));
   cfg.log = [](std::string_view line) { LogLine("kvd raft", line); };
   for (const auto& [node, address] : *peers) {
     cfg.members.push_back({node, address, http_peers.count(node) ? http_peers[node] : "", false});

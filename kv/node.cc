@@ -55,12 +55,6 @@ Response Refusal(ErrorCode code, const char* why) {
 
 }  // namespace
 
-uint64_t ShardForKey(const std::vector<uint64_t>& shards, const std::string& key) {
-  // A single data shard until the consistent-hash directory lands.
-  (void)key;
-  return shards.front();
-}
-
 struct Node::Impl {
   LateTransport transport;
   std::unique_ptr<NodeCore> core;
@@ -208,22 +202,20 @@ void Node::Write(WriteRequest req, std::function<void(WriteResponse)> done) {
 }
 
 void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
-  if (req.stale) {  // served on the calling thread (LevelDB reads are thread-safe)
-    done(impl_->core->StaleRead(req));
+  if (req.stale && impl_->core->HostsShardOf(req.key)) {
+    done(impl_->core->StaleRead(req));  // on the calling thread (LevelDB reads are thread-safe)
     return;
   }
   Submit<ReadResponse, ReadInput>(*impl_, std::move(req), std::move(done));
 }
 
 void Node::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
-  if (req.stale) {
-    done(impl_->core->StaleScan(req));
-    return;
-  }
+  // Every shard is asked (some through other nodes), so even a stale scan goes through the core.
   Submit<ScanResponse, ScanInput>(*impl_, std::move(req), std::move(done));
 }
 
 ClusterStatus Node::Status() const { return impl_->core->Status(); }
+DirectoryView Node::Directory() const { return impl_->core->Directory(); }
 bool Node::IsReady() const { return impl_->core->IsReady(); }
 std::string Node::Metrics() const { return impl_->core->Metrics(); }
 

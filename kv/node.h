@@ -10,7 +10,8 @@
 //
 // Requests (KvService) may come from any thread: they are queued (bounded; over the bound they
 // fail with kOverloaded) and answered through their callback on the driver thread, except stale
-// reads, which are served directly from the calling thread (LevelDB reads are thread-safe).
+// reads of a key whose shard this node hosts, which are served directly from the calling thread
+// (LevelDB reads are thread-safe).
 //
 // Outcomes: a write is answered kOk only after its entry is committed and applied; kUnavailable
 // when it was certainly not applied (no leader, or its log slot was taken by another entry);
@@ -50,6 +51,7 @@ class Node final : public KvService {
   void Read(ReadRequest req, std::function<void(ReadResponse)> done) override;
   void Scan(ScanRequest req, std::function<void(ScanResponse)> done) override;
   ClusterStatus Status() const override;
+  DirectoryView Directory() const override;
   bool IsReady() const override;
   std::string Metrics() const override;
 

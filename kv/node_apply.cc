@@ -42,7 +42,8 @@ void PendingRead::Serve(const ShardStateMachine& sm) {
   if (is_scan) {
     ScanResponse resp;
     std::vector<ScanItem> items;
-    raft::Status s = sm.Scan(scan.prefix, scan.after, scan.limit, &items, &resp.more);
+    raft::Status s = sm.Scan(scan.prefix, scan.after, scan.limit, &items, &resp.more,
+                             scan.max_bytes ? scan.max_bytes : sm.kDefaultScanMaxBytes);
     if (!s.ok()) return scan_done(ScanError(ErrorCode::kUnavailable, s.ToString()));
     for (auto& item : items) resp.items.emplace_back(std::move(item.key), std::move(item.record));
     return scan_done(std::move(resp));
@@ -83,6 +84,7 @@ void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entr
       to_apply, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, &applied);
   KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
   counters.applied_entries += to_apply.size();
+  if (r.shard == kMetaShard && !applied.empty()) LoadDirectory();
   for (const auto& a : applied) {
     if (cfg.on_apply) cfg.on_apply(r.shard, a.index, a.command, a.result);
     if (a.command.proposer_node() != cfg.node_id) continue;

@@ -26,8 +26,15 @@ const char* CrashPointName(CrashPoint p);
 
 struct NodeConfig {
   uint64_t node_id = 0;
-  std::vector<NodeInfo> members;  // the initial cluster: every node is a voter of every shard
+  std::vector<NodeInfo> members;  // the initial cluster
+  // Data shard ids (positive, distinct). Each is a Raft group on 'replication' of the members,
+  // placed by PlaceShards (kv/placement.h); the meta shard (kMetaShard) holding the directory is
+  // hosted by every member. Every node of a cluster must be given the same members, shards,
+  // replication and vnodes_per_shard: the first directory the meta shard commits wins.
   std::vector<uint64_t> shards = {1};
+  int replication = 3;           // clamped to the number of members
+  int vnodes_per_shard = 100;    // points per shard on the consistent-hash ring
+  bool balance_leaders = true;   // a leader hands a shard to its preferred replica when caught up
   std::string data_dir;         // holds raftdb/ and kvdb/
   leveldb::Env* env = nullptr;  // borrowed; null = leveldb::Env::Default()
 
@@ -60,7 +67,5 @@ struct NodeConfig {
       on_apply;
 };
 
-// Which shard owns a key. One data shard for now; the consistent-hash directory replaces this.
-uint64_t ShardForKey(const std::vector<uint64_t>& shards, const std::string& key);
 
 }  // namespace kvd::kv

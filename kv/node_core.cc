@@ -3,6 +3,7 @@
 #include "kv/node_core.h"
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 
 #include "kv/node_impl.h"
@@ -22,9 +23,9 @@ constexpr int kRequestSeqBits = 40;
 
 // Gives a shard its initial membership the first time the node starts: an empty log whose
 // snapshot point (index 0) carries the configuration. Every member bootstraps identically.
-raft::Status Bootstrap(RaftLogStore& store, ShardLog& log, const std::vector<NodeInfo>& members) {
+raft::Status Bootstrap(RaftLogStore& store, ShardLog& log, const raftpb::ConfState& conf) {
   raftpb::SnapshotMetadata meta;
-  for (const auto& m : members) meta.mutable_conf_state()->add_voters(m.id);
+  *meta.mutable_conf_state() = conf;
   leveldb::WriteBatch batch;
   log.StageSnapshot(meta, &batch);
   raft::Status s = store.Write(&batch, /*sync=*/true);
@@ -108,10 +109,21 @@ const char* CrashPointName(CrashPoint p) {
 
 raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_ptr<NodeCore>* out) {
   if (cfg.node_id == 0) return Invalid("node id must be positive");
-  if (cfg.shards.size() != 1) return Invalid("exactly one data shard is supported for now");
-  bool member = false;
-  for (const auto& m : cfg.members) member = member || m.id == cfg.node_id;
-  if (!member) return Invalid("node id is not in the initial cluster");
+  std::vector<uint64_t> node_ids;
+  for (const auto& m : cfg.members) node_ids.push_back(m.id);
+  if (std::find(node_ids.begin(), node_ids.end(), cfg.node_id) == node_ids.end()) {
+    return Invalid("node id is not in the initial cluster");
+  }
+  if (cfg.shards.empty()) return Invalid("at least one data shard is required");
+  if (std::find(cfg.shards.begin(), cfg.shards.end(), kMetaShard) != cfg.shards.end()) {
+    return Invalid("shard 0 is the meta shard; data shard ids start at 1");
+  }
+  if (cfg.replication < 1) return Invalid("replication must be at least 1");
+  std::string ring_error;
+  std::shared_ptr<const kv::Directory> provisional = BuildDirectory(
+      InitialDirectory(node_ids, cfg.shards, cfg.replication, cfg.vnodes_per_shard), nullptr,
+      &ring_error);
+  if (provisional == nullptr) return Invalid("bad shard layout: " + ring_error);
   if (cfg.data_dir.empty()) return Invalid("data directory is required");
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
@@ -120,6 +132,7 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
   auto impl = std::make_unique<CoreImpl>();
   impl->cfg = cfg;
   impl->transport = transport;
+  impl->directory = provisional;
   raft::Status s = RaftLogStore::Open(cfg.data_dir + "/raftdb", cfg.env, &impl->raftdb);
   if (!s.ok()) return s;
   s = KvStore::Open(cfg.data_dir + "/kvdb", cfg.env, &impl->kvdb, cfg.session_ttl_ms);
@@ -133,7 +146,27 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     seed = cfg.node_id * 0x9E3779B97F4A7C15ull ^
            static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
-  for (uint64_t shard : cfg.shards) {
+  // The replicas this node hosts: the meta shard everywhere, data shards where placed.
+  std::map<uint64_t, raftpb::ConfState> hosted;
+  {
+    raftpb::ConfState meta_conf;
+    const std::vector<uint64_t> voters = MetaVoters(node_ids);
+    for (uint64_t n : node_ids) {
+      if (std::find(voters.begin(), voters.end(), n) != voters.end()) {
+        meta_conf.add_voters(n);
+      } else {
+        meta_conf.add_learners(n);
+      }
+    }
+    hosted[kMetaShard] = meta_conf;
+    for (const auto& sh : provisional->record.shards()) {
+      if (!provisional->HasReplica(sh.id(), cfg.node_id)) continue;
+      raftpb::ConfState conf;
+      for (uint64_t n : sh.replicas()) conf.add_voters(n);
+      hosted[sh.id()] = conf;
+    }
+  }
+  for (const auto& [shard, initial_conf] : hosted) {
     auto r = std::make_unique<Replica>();
     r->shard = shard;
     r->log = impl->raftdb->Shard(shard);
@@ -143,7 +176,7 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     s = r->log->InitialState(&hs, &cs);
     if (!s.ok()) return s;
     if (cs.voters().empty() && cs.voters_outgoing().empty()) {
-      s = Bootstrap(*impl->raftdb, *r->log, cfg.members);
+      s = Bootstrap(*impl->raftdb, *r->log, initial_conf);
       if (!s.ok()) return s;
     }
     if (ReconcileOnOpen()) {
@@ -168,11 +201,27 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     r->applied_index = r->sm->applied().index();
     impl->replicas.emplace(shard, std::move(r));
   }
+  impl->LoadDirectory();
   impl->RefreshStatus();
   impl->Crash(CrashPoint::kAfterBoot);
   out->reset(new NodeCore(std::move(impl)));
   return raft::Status::Ok();
 }
+
+namespace {
+
+// Every answer to a client carries the directory version of the node that answers it, as of
+// the answer: a client that routed by an older one refreshes its copy.
+template <typename Response>
+std::function<void(Response)> StampVersion(const CoreImpl& impl,
+                                           std::function<void(Response)> done) {
+  return [&impl, done = std::move(done)](Response r) {
+    r.directory_version = impl.Dir()->version();
+    done(std::move(r));
+  };
+}
+
+}  // namespace
 
 NodeCore::NodeCore(std::unique_ptr<CoreImpl> impl) : impl_(std::move(impl)) {}
 NodeCore::~NodeCore() = default;
@@ -184,36 +233,23 @@ void NodeCore::Write(WriteRequest req, std::function<void(WriteResponse)> done) 
     done(WriteError(ErrorCode::kInvalidArgument, "empty key"));
     return;
   }
-  impl_->HandleWrite(req, done);
+  impl_->RouteWrite(req, StampVersion<WriteResponse>(*impl_, std::move(done)), 0);
 }
 
 void NodeCore::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
-  if (ServeFromLocalState(req.stale)) {
-    done(StaleRead(req));
-    return;
-  }
-  PendingRead read;
-  read.shard = ShardForKey(impl_->cfg.shards, req.key);
-  read.get = std::move(req);
-  read.get_done = std::move(done);
-  impl_->HandleRead(read);
+  impl_->RouteRead(req, StampVersion<ReadResponse>(*impl_, std::move(done)), 0);
 }
 
 void NodeCore::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
-  if (ServeFromLocalState(req.stale)) {
-    done(StaleScan(req));
-    return;
-  }
-  PendingRead read;
-  read.shard = impl_->cfg.shards.front();
-  read.is_scan = true;
-  read.scan = std::move(req);
-  read.scan_done = std::move(done);
-  impl_->HandleRead(read);
+  impl_->RouteScan(req, StampVersion<ScanResponse>(*impl_, std::move(done)));
 }
 
 void NodeCore::Tick() { impl_->Tick(); }
-bool NodeCore::Round() { return impl_->ProcessReadies(); }
+bool NodeCore::Round() {
+  const bool more = impl_->ProcessReadies();
+  impl_->FlushOutbox();
+  return more;
+}
 void NodeCore::FailPending(const std::string& why) { impl_->FailAll(why); }
 uint64_t NodeCore::id() const { return impl_->cfg.node_id; }
 uint64_t NodeCore::boot_count() const { return impl_->boot; }
@@ -221,13 +257,25 @@ void NodeCore::CountDroppedFrame() { impl_->counters.frames_dropped++; }
 void NodeCore::CountOverloaded() { impl_->counters.overloaded++; }
 std::string NodeCore::Metrics() const { return impl_->MetricsText(); }
 
+bool NodeCore::HostsShardOf(const std::string& key) const {
+  return impl_->replicas.count(impl_->Dir()->ShardFor(key)) > 0;
+}
+
 ReadResponse NodeCore::StaleRead(const ReadRequest& req) const {
-  const uint64_t shard = ShardForKey(impl_->cfg.shards, req.key);
-  impl_->counters.reads_stale++;
+  const std::shared_ptr<const kv::Directory> dir = impl_->Dir();
+  const uint64_t shard = dir->ShardFor(req.key);
   ReadResponse resp;
   resp.shard = shard;
-  resp.applied_index = impl_->replicas.at(shard)->applied_index;
-  raft::Status s = impl_->kvdb->Shard(shard)->Get(req.key, &resp.record);
+  resp.directory_version = dir->version();
+  auto it = impl_->replicas.find(shard);
+  if (it == impl_->replicas.end()) {
+    resp.code = ErrorCode::kUnavailable;
+    resp.message = "this node hosts no replica of shard " + std::to_string(shard);
+    return resp;
+  }
+  impl_->counters.reads_stale++;
+  resp.applied_index = it->second->applied_index;
+  raft::Status s = it->second->sm->Get(req.key, &resp.record);
   if (!s.ok()) {
     resp.code = ErrorCode::kUnavailable;
     resp.message = s.ToString();
@@ -237,17 +285,7 @@ ReadResponse NodeCore::StaleRead(const ReadRequest& req) const {
   return resp;
 }
 
-ScanResponse NodeCore::StaleScan(const ScanRequest& req) const {
-  const uint64_t shard = impl_->cfg.shards.front();
-  impl_->counters.reads_stale++;
-  ScanResponse resp;
-  std::vector<ScanItem> items;
-  raft::Status s =
-      impl_->kvdb->Shard(shard)->Scan(req.prefix, req.after, req.limit, &items, &resp.more);
-  if (!s.ok()) return ScanError(ErrorCode::kUnavailable, s.ToString());
-  for (auto& item : items) resp.items.emplace_back(std::move(item.key), std::move(item.record));
-  return resp;
-}
+DirectoryView NodeCore::Directory() const { return impl_->DirectoryViewNow(); }
 
 ClusterStatus NodeCore::Status() const {
   std::lock_guard<std::mutex> lock(impl_->status_mu);
@@ -299,6 +337,8 @@ void CoreImpl::HandleBatch(kvpb::PeerBatch& batch) {
     }
     (void)r.raw->Step(std::move(*sm.mutable_message()));  // unknown peers are ignored
   }
+  for (const auto& f : batch.requests()) ServeForwarded(batch.from_node(), f);
+  for (const auto& resp : batch.responses()) AnswerForwarded(resp);
 }
 
 bool CoreImpl::LeaderUnreachable(const Replica& r) const {
@@ -324,10 +364,9 @@ WriteResponse DroppedProposal(const Replica& r, uint64_t self, const raft::Statu
 
 }  // namespace
 
-void CoreImpl::HandleWrite(WriteRequest& req, std::function<void(WriteResponse)>& done) {
-  const uint64_t shard = ShardForKey(cfg.shards, req.key);
+void CoreImpl::HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done) {
   Replica& r = *replicas.at(shard);
-  if (writes.size() + reads.size() >= cfg.max_pending_requests) {
+  if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
     counters.overloaded++;
     done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", shard));
     return;
@@ -393,7 +432,7 @@ void CoreImpl::MaybeProposeClock(Replica& r) {
 
 void CoreImpl::HandleRead(PendingRead& read) {
   Replica& r = *replicas.at(read.shard);
-  if (writes.size() + reads.size() >= cfg.max_pending_requests) {
+  if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
     counters.overloaded++;
     counters.reads_failed++;
     return read.Fail(ErrorCode::kOverloaded, "too many requests in flight");
@@ -419,8 +458,10 @@ void CoreImpl::Tick() {
     r->raw->Tick();
     RetryStuckSnapshots(*r);
     MaybeProposeClock(*r);
+    MaintainDirectory(*r);
   }
   ExpireRequests();
+  ExpireForwards(NowMs());
   RefreshStatus();
 }
 
@@ -455,12 +496,22 @@ void CoreImpl::FailAll(const std::string& why) {
   writes.clear();
   for (auto& [id, read] : reads) read.Fail(ErrorCode::kUnavailable, why);
   reads.clear();
+  for (auto& [id, pf] : forwards) {
+    if (pf.write_done) {
+      counters.writes_unknown++;
+      pf.write_done(WriteError(ErrorCode::kTimeout, why + "; write outcome unknown", pf.shard));
+    } else {
+      pf.Fail(ErrorCode::kUnavailable, why);
+    }
+  }
+  forwards.clear();
 }
 
 void CoreImpl::RefreshStatus() {
   ClusterStatus st;
   st.node_id = cfg.node_id;
   st.nodes = cfg.members;
+  st.directory_version = Dir()->version();
   bool ready = true;
   for (auto& [shard, r] : replicas) {
     raft::NodeStatus ns = r->raw->GetStatus();

@@ -25,8 +25,8 @@
 //
 // Callbacks passed to Write/Read/Scan are called at most once, from within a later call on the
 // core (or FailPending()); a core destroyed without FailPending() drops them uncalled, which is
-// what a crash is. Thread-safety: one thread at a time, except StaleRead/StaleScan/Status/
-// IsReady/Metrics, which any thread may call.
+// what a crash is. Thread-safety: one thread at a time, except StaleRead/HostsShardOf/Directory/
+// Status/IsReady/Metrics, which any thread may call.
 #pragma once
 
 #include <cstdint>
@@ -65,9 +65,11 @@ class NodeCore {
   // Answers every waiting request (node stopping): writes kTimeout, reads kUnavailable.
   void FailPending(const std::string& why);
 
-  // Served from this replica's applied state on the calling thread (any thread).
+  // Served from this node's replica of the key's shard on the calling thread (any thread);
+  // kUnavailable if it hosts none (HostsShardOf).
   ReadResponse StaleRead(const ReadRequest& req) const;
-  ScanResponse StaleScan(const ScanRequest& req) const;
+  bool HostsShardOf(const std::string& key) const;  // any thread
+  DirectoryView Directory() const;                  // any thread
 
   uint64_t id() const;
   ClusterStatus Status() const;  // as of the last tick or role change (any thread)

@@ -193,6 +193,8 @@ void CoreImpl::ObserveSoftState(Replica& r, const raft::SoftState& soft) {
   }
   if (soft.state == raft::StateType::kLeader && r.soft.state != raft::StateType::kLeader) {
     r.last_clock_proposal_ms = 0;  // a new leader stamps its clock at its first tick
+    r.last_report_tick = 0;        // and reports itself to the meta shard
+    r.leader_since_tick = ticks;
   }
   r.soft = soft;
   if (cfg.log) {

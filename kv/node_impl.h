@@ -7,12 +7,17 @@
 #include <deque>
 #include <set>
 
+#include "kv/directory.h"
 #include "kv/node_core.h"
 #include "kv/raft_log_store.h"
 #include "kv/state_machine.h"
 #include "raft/raw_node.h"
 
 namespace kvd::kv {
+
+using WriteDone = std::function<void(WriteResponse)>;
+using ReadDone = std::function<void(ReadResponse)>;
+using ScanDone = std::function<void(ScanResponse)>;
 
 struct PendingWrite {
   uint64_t shard = 0;
@@ -69,6 +74,9 @@ struct Replica {
   // Kept apart from 'staged', which a resent stream may restart meanwhile.
   std::vector<kvpb::SnapshotChunk> accepted;
   int64_t last_clock_proposal_ms = 0;               // leader: when it last proposed a clock entry
+  uint64_t last_report_tick = 0;    // leader: when it last reported itself to the meta shard
+  uint64_t last_transfer_tick = 0;  // leader: when it last handed the shard to its preferred node
+  uint64_t leader_since_tick = 0;   // when this replica last became leader
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };
@@ -93,6 +101,23 @@ struct Counters {
   std::atomic<uint64_t> applied_entries{0}, messages_sent{0}, frames_dropped{0};
   std::atomic<uint64_t> snapshots_sent{0}, snapshots_installed{0}, compactions{0};
   std::atomic<uint64_t> leader_changes{0}, overloaded{0};
+  std::atomic<uint64_t> forwarded{0}, leader_transfers{0}, directory_changes{0};
+};
+
+// A request this node forwarded to a node hosting the key's shard (node_route.cc), waiting for
+// the answer. Exactly one of the callbacks is set.
+struct PendingForward {
+  uint64_t shard = 0;
+  uint64_t target = 0;
+  int64_t deadline_ms = 0;
+  WriteDone write_done;
+  ReadDone read_done;
+  ScanDone scan_done;
+
+  // Answers with an error that applied nothing (a write whose request may have been applied is
+  // answered kTimeout by the caller instead).
+  void Fail(ErrorCode code, const std::string& why);
+  void Answer(const kvpb::ForwardedResponse& r);
 };
 
 struct CoreImpl {
@@ -104,6 +129,12 @@ struct CoreImpl {
   Counters counters;
   uint64_t boot = 0;  // this store's opens so far: the high bits of every request id
 
+  // The routing view: provisional (version 0, from the configuration) until the meta shard
+  // applies the directory. Swapped by the driver; read by any thread through Dir().
+  mutable std::mutex dir_mu;
+  std::shared_ptr<const Directory> directory;  // GUARDED_BY(dir_mu)
+  std::shared_ptr<const Directory> Dir() const;
+
   mutable std::mutex status_mu;
   ClusterStatus status_cache;  // GUARDED_BY(status_mu)
   bool ready_cache = false;    // GUARDED_BY(status_mu)
@@ -112,6 +143,11 @@ struct CoreImpl {
   uint64_t next_request_seq = 1;            // the low bits of the next request id
   std::map<uint64_t, PendingWrite> writes;  // by request id
   std::map<uint64_t, PendingRead> reads;    // by request id (the ReadIndex context)
+  std::map<uint64_t, PendingForward> forwards;  // by the id in the ForwardedRequest
+  std::map<uint64_t, kvpb::PeerBatch> outbox;   // forwarded requests and answers, per node
+  std::map<uint64_t, size_t> outbox_bytes;      // their approximate sizes
+  // Forwarded requests already taken, per sender (a duplicated frame must not apply twice).
+  std::map<uint64_t, std::set<uint64_t>> forwarded_seen;
   uint64_t ticks = 0;
   struct Deferred {  // transport feedback, reported after Advance
     uint64_t shard, node;
@@ -122,7 +158,7 @@ struct CoreImpl {
   // node_core.cc
   uint64_t NextRequestId();
   void HandleBatch(kvpb::PeerBatch& batch);
-  void HandleWrite(WriteRequest& req, std::function<void(WriteResponse)>& done);
+  void HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done);
   void HandleRead(PendingRead& read);
   bool LeaderUnreachable(const Replica& r) const;
   void Tick();
@@ -135,6 +171,24 @@ struct CoreImpl {
   void Crash(CrashPoint p) const {
     if (cfg.crash_point) cfg.crash_point(p);
   }
+
+  // node_route.cc: requests routed by the directory to a local replica or forwarded
+  void RouteWrite(WriteRequest& req, WriteDone done, uint32_t hops);
+  void RouteRead(ReadRequest& req, ReadDone done, uint32_t hops);
+  void RouteScan(ScanRequest& req, ScanDone done);
+  void ScanShard(uint64_t shard, const ScanRequest& req, ScanDone done, uint32_t hops);
+  void Forward(const Directory& dir, uint64_t shard, kvpb::ForwardedRequest f, PendingForward pf);
+  void ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f);
+  void AnswerForwarded(const kvpb::ForwardedResponse& r);
+  void ExpireForwards(int64_t now);
+  void FlushOutbox();
+  void SendOut(uint64_t to);  // sends the outbox frame for 'to' now
+  ScanResponse LocalStaleScan(uint64_t shard, const ScanRequest& req);
+
+  // node_meta.cc: the directory and the meta shard
+  void LoadDirectory();  // after the meta shard applied entries
+  void MaintainDirectory(Replica& r);  // each tick: init, leader reports, leader balancing
+  DirectoryView DirectoryViewNow() const;
 
   // node_driver.cc: one round
   struct Work {  // one shard's Ready in the current round

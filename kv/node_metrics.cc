@@ -36,6 +36,12 @@ std::string CoreImpl::MetricsText() const {
           c.snapshots_installed);
   counter("kvd_log_compactions_total", "Raft log compactions.", c.compactions);
   counter("kvd_leader_changes_total", "Leader changes observed, all shards.", c.leader_changes);
+  counter("kvd_forwarded_requests_total",
+          "Requests forwarded to a node hosting the key's shard.", c.forwarded);
+  counter("kvd_leader_transfers_total", "Leaderships handed to a shard's preferred replica.",
+          c.leader_transfers);
+  counter("kvd_directory_changes_total", "Directory versions applied from the meta shard.",
+          c.directory_changes);
   counter("kvd_overloaded_total", "Requests shed with 429.", c.overloaded);
   ClusterStatus st;
   {

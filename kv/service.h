@@ -68,6 +68,7 @@ struct ScanRequest {
   size_t limit = 100;
   bool stale = false;
   uint64_t directory_version = 0;
+  size_t max_bytes = 0;  // per shard: about this many bytes of items (0: the default, 4 MiB)
 };
 
 struct ScanResponse {

@@ -56,6 +56,17 @@ ShardStateMachine::ShardStateMachine(leveldb::DB* db, uint64_t shard, int64_t se
   if (s.ok()) KVD_CHECK_MSG(applied_.ParseFromString(value), "bad applied state " << shard_);
 }
 
+raft::Status ShardStateMachine::Directory(std::optional<kvpb::DirectoryRecord>* out) const {
+  out->reset();
+  std::optional<kvpb::KeyRecord> record;
+  raft::Status s = Get(kDirectoryKey, &record);
+  if (!s.ok() || !record) return s;
+  kvpb::DirectoryRecord dir;
+  KVD_CHECK_MSG(dir.ParseFromString(record->value()), "bad directory record in shard " << shard_);
+  *out = std::move(dir);
+  return raft::Status::Ok();
+}
+
 raft::Status ShardStateMachine::Get(const std::string& key,
                                     std::optional<kvpb::KeyRecord>* out) const {
   out->reset();

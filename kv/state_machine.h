@@ -41,7 +41,11 @@ namespace kvd::kv {
 
 class ShardStateMachine;
 
-inline constexpr uint32_t kCommandFormat = 1;  // the only Command.format Apply accepts
+inline constexpr uint32_t kCommandFormat = 1;
+// The meta shard holds the directory (kvpb::DirectoryRecord) under this reserved key; no user
+// key maps to shard 0, so it never collides with user data.
+inline constexpr uint64_t kMetaShard = 0;
+inline constexpr char kDirectoryKey[] = "directory";  // the only Command.format Apply accepts
 // Client sessions idle longer than this (leader time) are forgotten. It decides which retries are
 // re-applied, so every replica of a shard must use the same value (cluster-wide configuration).
 inline constexpr int64_t kDefaultSessionTtlMs = 10 * 60 * 1000;
@@ -102,6 +106,8 @@ class ShardStateMachine {
   const kvpb::AppliedState& applied() const { return applied_; }
 
   raft::Status Get(const std::string& key, std::optional<kvpb::KeyRecord>* out) const;
+  // The meta shard's directory record, if one was applied (kMetaShard only).
+  raft::Status Directory(std::optional<kvpb::DirectoryRecord>* out) const;
   // Keys with 'prefix', strictly after 'after', in key order, at most 'limit' items and about
   // 'max_bytes' of keys and values: an item that would take the total past max_bytes is left
   // for the next page (*more = true), except that the first item is always returned, however

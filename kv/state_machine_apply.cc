@@ -98,9 +98,63 @@ kvpb::Result Invalid(uint64_t index) {
   return r;
 }
 
+// The meta shard's directory operations (kv/directory.h): the record lives under the reserved
+// user key kDirectoryKey of shard 0, so snapshots carry it like any key. Data shards refuse them.
+raft::Status ExecuteDirectoryOp(const kvpb::Command& c, uint64_t index, uint64_t shard,
+                                Overlay* overlay, kvpb::Result* r) {
+  if (shard != kMetaShard || c.format() != kCommandFormat) {
+    *r = Invalid(index);
+    return raft::Status::Ok();
+  }
+  const std::string data_key = keys::DataKey(shard, kDirectoryKey);
+  std::optional<kvpb::KeyRecord> current;
+  raft::Status s = overlay->Read(data_key, &current);
+  if (!s.ok()) return s;
+  kvpb::DirectoryRecord dir;
+  if (current) KVD_CHECK_MSG(dir.ParseFromString(current->value()), "bad directory record");
+  r->Clear();
+  r->set_revision(index);
+  r->set_code(kvpb::RESULT_OK);
+  bool changed = false, bump = false;
+  if (c.op_case() == kvpb::Command::kDirectoryInit) {
+    if (!current) {  // the first init committed wins; later ones are no-ops
+      dir = c.directory_init().directory();
+      dir.set_version(0);
+      changed = bump = true;
+    }
+  } else if (current) {
+    const kvpb::ShardReport& rep = c.shard_report();
+    for (auto& sh : *dir.mutable_shards()) {
+      if (sh.id() != rep.shard() || rep.term() < sh.leader_term()) continue;
+      if (sh.leader() != rep.leader() || sh.leader_term() != rep.term()) {
+        sh.set_leader(rep.leader());
+        sh.set_leader_term(rep.term());
+        bump = true;
+      }
+      changed = bump || sh.keys() != rep.keys();
+      sh.set_keys(rep.keys());
+    }
+  }
+  if (bump) dir.set_version(dir.version() + 1);
+  if (changed) {
+    kvpb::KeyRecord record;
+    record.set_value(dir.SerializeAsString());
+    record.set_version(dir.version());
+    record.set_revision(index);
+    overlay->Put(data_key, record);
+  }
+  r->set_version(dir.version());
+  return raft::Status::Ok();
+}
+
 // Put or Delete, with the if_version precondition. Nothing is written unless it holds.
+// *key_delta: +1 when a key was created, -1 when one was deleted.
 raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, Overlay* overlay,
-                       kvpb::Result* r) {
+                       kvpb::Result* r, int64_t* key_delta) {
+  if (c.op_case() == kvpb::Command::kDirectoryInit ||
+      c.op_case() == kvpb::Command::kShardReport) {
+    return ExecuteDirectoryOp(c, index, shard, overlay, r);
+  }
   const bool is_put = c.op_case() == kvpb::Command::kPut;
   if (c.format() != kCommandFormat || (!is_put && c.op_case() != kvpb::Command::kDelete)) {
     *r = Invalid(index);
@@ -134,9 +188,13 @@ raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, O
     record.set_revision(index);
     overlay->Put(data_key, record);
     r->set_version(record.version());
+    if (!current) ++*key_delta;
   } else {
     r->set_deleted(current.has_value());
-    if (current) overlay->Delete(data_key);
+    if (current) {
+      overlay->Delete(data_key);
+      --*key_delta;
+    }
   }
   return raft::Status::Ok();
 }
@@ -173,7 +231,7 @@ void AdvanceClock(const kvpb::Command& c, uint64_t term, kvpb::AppliedState* app
 
 // A command with its exactly-once bookkeeping, at shard time 'now' (AppliedState.clock_ms).
 raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
-                          int64_t ttl_ms, Overlay* overlay, kvpb::Result* r) {
+                          int64_t ttl_ms, Overlay* overlay, kvpb::Result* r, int64_t* key_delta) {
   if (index % kSessionSweepInterval == 0) {
     raft::Status s = SweepSessions(now, ttl_ms, shard, overlay);
     if (!s.ok()) return s;
@@ -184,7 +242,7 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
     r->set_revision(index);
     return raft::Status::Ok();
   }
-  if (c.client_id().empty()) return ExecuteOp(c, index, shard, overlay, r);
+  if (c.client_id().empty()) return ExecuteOp(c, index, shard, overlay, r, key_delta);
   if (c.seq() == 0) {
     *r = Invalid(index);
     return raft::Status::Ok();
@@ -202,7 +260,7 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
   if (session && c.seq() == session->seq()) {  // a retry: the first outcome, not applied again
     *r = session->result();
   } else {
-    s = ExecuteOp(c, index, shard, overlay, r);
+    s = ExecuteOp(c, index, shard, overlay, r, key_delta);
     if (!s.ok()) return s;
     session.emplace();
     session->set_seq(c.seq());
@@ -238,9 +296,12 @@ raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
         ac.result = Invalid(e.index());
       } else {
         AdvanceClock(ac.command, e.term(), &applied);
+        int64_t key_delta = 0;
         raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
-                                      session_ttl_ms_, &overlay, &ac.result);
+                                      session_ttl_ms_, &overlay, &ac.result, &key_delta);
         if (!s.ok()) return s;
+        applied.set_key_count(static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) +
+                                                    key_delta));
       }
       results.push_back(std::move(ac));
     }

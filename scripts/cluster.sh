@@ -6,11 +6,15 @@
 #   scripts/cluster.sh restart N # restarts node N (after you killed it, say)
 # Node i listens on 127.0.0.i (HTTP port $KVD_HTTP_PORT, peer port $KVD_PEER_PORT), so faults
 # can be injected per address. All data and logs live under $KVD_DATA_DIR (default ./data).
+# The cluster runs $KVD_SHARDS data shards (default 16), each on $KVD_REPLICATION nodes (default
+# 3), e.g. a 5-node, 16-shard cluster: KVD_NODES=5 scripts/cluster.sh start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 nodes=${KVD_NODES:-3}
+shards=${KVD_SHARDS:-16}
+replication=${KVD_REPLICATION:-3}
 http_port=${KVD_HTTP_PORT:-8080}
 peer_port=${KVD_PEER_PORT:-7080}
 data_dir=${KVD_DATA_DIR:-$root/data}
@@ -51,6 +55,7 @@ start_node() {
   if running "$i" >/dev/null; then echo "node $i already running"; return; fi
   "$kvd" --id "$i" --data-dir "$dir" --peers "$(peers)" --http-peers "$(http_peers)" \
     --peer-listen "127.0.0.$i:$peer_port" --http-listen "127.0.0.$i:$http_port" \
+    --shards "$shards" --replication "$replication" \
     >>"$dir/kvd.log" 2>&1 &
   echo $! >"$dir/kvd.pid"
 }
@@ -73,7 +78,7 @@ case "${1:-}" in
     build
     for ((i = 1; i <= nodes; i++)); do start_node "$i"; done
     wait_ready
-    echo "kvd cluster of $nodes nodes is up (data and logs in $data_dir):"
+    echo "kvd cluster of $nodes nodes, $shards shards x $replication replicas is up (data and logs in $data_dir):"
     for ((i = 1; i <= nodes; i++)); do
       echo "  node $i  http://127.0.0.$i:$http_port  peer 127.0.0.$i:$peer_port  pid $(running "$i")"
     done

@@ -10,6 +10,7 @@ packages=(
   libleveldb-dev libsnappy-dev               # durable Raft log and state machine
   libgtest-dev libgmock-dev                  # unit, scenario and simulation tests
   libcli11-dev                               # kvd / kvctl flags
+  libxxhash-dev                              # the consistent-hash ring (kv/ring.h): a fixed, fast 64-bit hash
   curl iproute2 iptables procps              # local cluster scripts and fault injection
 )
 

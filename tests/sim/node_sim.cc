@@ -85,6 +85,18 @@ void NodeSim::DrawParams() {
     p_.max_size_per_msg = 1;
     p_.max_inflight = 1;
   }
+  // The shard layout comes from a generator of its own, so that the draws above (and the
+  // schedules they give single-shard seeds) do not depend on it.
+  Rng layout(options_.seed * 0x9E3779B97F4A7C15ull + 17);
+  const int shard_counts[] = {1, 1, 2, 4, 8};
+  p_.shards = options_.shards > 0 ? options_.shards
+                                  : shard_counts[layout.Below(std::size(shard_counts))];
+  if (p_.figure8) p_.shards = 1;
+  // Fewer replicas than nodes in most multi-shard runs: some nodes host no replica of a key's
+  // shard and must forward.
+  p_.replication = p_.shards > 1 && layout.Chance(0.75) ? options_.nodes - 2 : options_.nodes;
+  p_.balance_leaders = !p_.figure8 && layout.Chance(0.5);
+  p_.keys += p_.shards > 1 ? p_.shards : 0;
   net_.set_options(p_.net);
 }
 
@@ -99,6 +111,12 @@ NodeSimResult NodeSim::Run() {
       base + "/kvd-node-sim-" + std::to_string(::getpid()) + "-" + std::to_string(options_.seed);
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);
+  std::vector<uint64_t> shard_ids;
+  for (int i = 1; i <= p_.shards; ++i) shard_ids.push_back(static_cast<uint64_t>(i));
+  std::string ring_error;
+  std::optional<kv::Ring> ring = kv::Ring::Build(shard_ids, 16, &ring_error);
+  KVD_CHECK_MSG(ring.has_value(), ring_error);
+  owner_ = std::make_unique<kv::Ring>(std::move(*ring));
   for (int i = 1; i <= options_.nodes; ++i) {
     kv::NodeInfo info;
     info.id = static_cast<uint64_t>(i);
@@ -159,7 +177,8 @@ NodeSimResult NodeSim::Run() {
       std::to_string(result_.unknown) + " unknown), " + std::to_string(result_.crashes) +
       " crashes (" + std::to_string(result_.crash_points_hit) + " at crash points), " +
       std::to_string(result_.restarts) + " starts, " + std::to_string(applied_.size()) +
-      " entries applied";
+      " entries applied, " + std::to_string(p_.shards) + " shard(s) x " +
+      std::to_string(p_.replication) + " replicas";
   return result_;
 }
 
@@ -172,7 +191,8 @@ NodeSimResult RunNodeSimulation(const NodeSimOptions& options) {
 
 std::string NodeSimReplayCommand(const NodeSimOptions& options) {
   return options.binary + " --seed " + std::to_string(options.seed) + " --nodes " +
-         std::to_string(options.nodes) + " --trace";
+         std::to_string(options.nodes) +
+         (options.shards > 0 ? " --shards " + std::to_string(options.shards) : "") + " --trace";
 }
 
 }  // namespace kvd::sim

@@ -16,11 +16,13 @@
 // Checks on every seed (the first failure ends it):
 //   - the client history is linearizable (kvd_lincheck, register per key);
 //   - every acknowledgement's version and revision are those of the entry applied at that
-//     revision, on every replica that applied it; replicas agree on every applied entry;
+//     revision of its shard, on every replica that applied it; replicas agree on every applied
+//     entry; every write was applied by the shard that owns its key;
 //   - each (client, seq) is executed at most once, and every acknowledgement of it (retries
 //     included) carries the first outcome;
-//   - after healing, every node restarts, all replicas converge on the same applied index and
-//     the same data, and a final linearizable read of every key is part of the checked history;
+//   - after healing, every node restarts, all replicas of a shard converge on the same applied
+//     index and the same data, and a final linearizable read of every key is part of the checked
+//     history;
 //   - every restart succeeds, and no KVD_CHECK fails (the libraries are built to throw).
 //
 // Everything random comes from one Rng seeded with the seed, so a seed replays exactly; a
@@ -36,6 +38,7 @@ namespace kvd::sim {
 struct NodeSimOptions {
   uint64_t seed = 1;
   int nodes = 3;
+  int shards = 0;      // data shards; 0: drawn from the seed (1, 2, 4 or 8)
   bool trace = false;  // print every event to stderr
   std::string binary = "kvd_node_sim";
   std::string dir;              // where the stores live; empty: /dev/shm (or the temp dir)

@@ -8,30 +8,30 @@
 namespace kvd::sim::node_sim {
 
 bool NodeSim::Converged(std::string* why) const {
-  uint64_t applied = 0;
-  bool first = true;
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> applied;  // shard -> (index, first node)
   for (const auto& [id, n] : nodes_) {
     if (!n->up()) {
       *why = "n" + std::to_string(id) + " is down";
       return false;
     }
-    kv::ClusterStatus st = n->core->Status();
-    const kv::ShardStatus& s = st.shards.at(0);
-    if (s.leader == 0) {
-      *why = "n" + std::to_string(id) + " knows no leader";
-      return false;
+    for (const kv::ShardStatus& s : n->core->Status().shards) {
+      const std::string where = "n" + std::to_string(id) + " shard " + std::to_string(s.id);
+      if (s.leader == 0) {
+        *why = where + " knows no leader";
+        return false;
+      }
+      auto [it, first] = applied.emplace(s.id, std::make_pair(s.applied_index, id));
+      if (!first && s.applied_index != it->second.first) {
+        *why = "applied indexes differ (" + where + " at " + std::to_string(s.applied_index) +
+               ", n" + std::to_string(it->second.second) + " at " +
+               std::to_string(it->second.first) + ")";
+        return false;
+      }
+      if (s.applied_index < s.commit_index) {
+        *why = where + " has not applied its commit index";
+        return false;
+      }
     }
-    if (!first && s.applied_index != applied) {
-      *why = "applied indexes differ (n" + std::to_string(id) + " at " +
-             std::to_string(s.applied_index) + ", others at " + std::to_string(applied) + ")";
-      return false;
-    }
-    if (s.applied_index < s.commit_index) {
-      *why = "n" + std::to_string(id) + " has not applied its commit index";
-      return false;
-    }
-    applied = s.applied_index;
-    first = false;
   }
   for (const auto& c : clients_) {
     if (c.busy) {
@@ -71,39 +71,51 @@ std::string NodeSim::Describe() const {
 }
 
 void NodeSim::FinalReads() {
-  // A linearizable read of every key, through the leader, into the checked history: every
-  // acknowledged write must still be there (or overwritten by a later one).
+  // A linearizable read of every key into the checked history: every acknowledged write must
+  // still be there (or overwritten by a later one). A read that fails (an election somewhere, a
+  // node that just resumed) applied nothing and is tried again, through the next node; only a
+  // read that fails everywhere for long is a failure.
   for (int k = 0; k < p_.keys; ++k) {
-    const uint64_t leader = Leader();
-    if (leader == 0) return Fail("no leader for the final reads");
-    lincheck::Operation op;
-    op.process = 0;
-    op.key = "k" + std::to_string(k);
-    op.type = lincheck::OpType::kRead;
-    op.call = ++clock_;
-    op.outcome = lincheck::Outcome::kUnknown;
-    const size_t idx = history_.size();
-    history_.push_back(op);
-    dropped_.push_back(false);
-    bool done = false;
-    kv::ReadRequest req;
-    req.key = op.key;
-    OnNode(*nodes_.at(leader), [&](kv::NodeCore& core) {
-      core.Read(req, [this, idx, &done](kv::ReadResponse r) {
-        lincheck::Operation& o = history_[idx];
-        if (r.code == kv::ErrorCode::kOk) o.result = r.record->value();
-        o.outcome = (r.code == kv::ErrorCode::kOk || r.code == kv::ErrorCode::kNotFound)
-                        ? lincheck::Outcome::kOk
-                        : lincheck::Outcome::kFail;
-        o.ret = ++clock_;
-        done = true;
+    const std::string key = "k" + std::to_string(k);
+    bool ok = false;
+    const int64_t deadline = q_.now() + 10000;
+    for (int attempt = 0; !ok && !failed() && q_.now() < deadline; ++attempt) {
+      auto it = nodes_.begin();
+      std::advance(it, (static_cast<size_t>(k) + static_cast<size_t>(attempt)) % nodes_.size());
+      SimNode& node = *it->second;
+      if (!node.up()) continue;
+      lincheck::Operation op;
+      op.process = 0;
+      op.key = key;
+      op.type = lincheck::OpType::kRead;
+      op.call = ++clock_;
+      op.outcome = lincheck::Outcome::kUnknown;
+      const size_t idx = history_.size();
+      history_.push_back(op);
+      dropped_.push_back(false);
+      bool done = false;
+      kv::ReadRequest req;
+      req.key = key;
+      OnNode(node, [&](kv::NodeCore& core) {
+        core.Read(req, [this, idx, &done](kv::ReadResponse r) {
+          lincheck::Operation& o = history_[idx];
+          if (r.code == kv::ErrorCode::kOk) o.result = r.record->value();
+          o.outcome = (r.code == kv::ErrorCode::kOk || r.code == kv::ErrorCode::kNotFound)
+                          ? lincheck::Outcome::kOk
+                          : lincheck::Outcome::kFail;
+          o.ret = ++clock_;
+          done = true;
+        });
       });
-    });
-    const int64_t deadline = q_.now() + 5000;
-    while (!done && !failed() && !q_.empty() && q_.now() < deadline) q_.RunNext();
-    if (!done || history_[idx].outcome != lincheck::Outcome::kOk) {
-      return Fail("the final read of " + op.key + " did not succeed");
+      const int64_t attempt_deadline = q_.now() + 5000;
+      while (!done && !failed() && !q_.empty() && q_.now() < attempt_deadline) q_.RunNext();
+      ok = done && history_[idx].outcome == lincheck::Outcome::kOk;
+      if (!done) dropped_[idx] = true;  // never answered: a read has no effect
+      // Let an election settle before the next attempt.
+      const int64_t pause_until = q_.now() + 100;
+      while (!ok && !failed() && !q_.empty() && q_.now() < pause_until) q_.RunNext();
     }
+    if (!ok && !failed()) return Fail("the final read of " + key + " did not succeed");
   }
 }
 
@@ -119,28 +131,33 @@ void NodeSim::CheckReplicasEqual() {
 }
 
 bool NodeSim::ReplicasEqual(std::string* why) const {
-  std::string reference;
-  uint64_t reference_node = 0;
+  std::map<uint64_t, std::pair<std::string, uint64_t>> reference;  // shard -> (image, node)
   for (const auto& [id, n] : nodes_) {
     if (!n->up()) {
       *why = "n" + std::to_string(id) + " is down at the end";
       return false;
     }
-    kv::ScanRequest req;
-    req.limit = 100000;
-    kv::ScanResponse resp = n->core->StaleScan(req);
-    std::string image;
-    for (const auto& [key, rec] : resp.items) {
-      image += key + "=" + rec.value() + "/" + std::to_string(rec.version()) + "/" +
-               std::to_string(rec.revision()) + ";";
-    }
-    if (reference_node == 0) {
-      reference = image;
-      reference_node = id;
-    } else if (image != reference) {
-      *why = "replicas diverge after healing: n" + std::to_string(reference_node) + " {" +
-             reference + "} n" + std::to_string(id) + " {" + image + "}";
-      return false;
+    for (const auto& [shard, r] : n->core->impl().replicas) {
+      std::vector<kv::ScanItem> items;
+      bool more = false;
+      raft::Status s = r->sm->Scan("", "", 1000000, &items, &more, size_t{1} << 30);
+      if (!s.ok()) {
+        *why = "n" + std::to_string(id) + " cannot scan shard " + std::to_string(shard);
+        return false;
+      }
+      std::string image;
+      for (const auto& item : items) {
+        image += item.key + "=" + item.record.value() + "/" +
+                 std::to_string(item.record.version()) + "/" +
+                 std::to_string(item.record.revision()) + ";";
+      }
+      auto [it, first] = reference.emplace(shard, std::make_pair(image, id));
+      if (!first && image != it->second.first) {
+        *why = "replicas of shard " + std::to_string(shard) + " diverge after healing: n" +
+               std::to_string(it->second.second) + " {" + it->second.first + "} n" +
+               std::to_string(id) + " {" + image + "}";
+        return false;
+      }
     }
   }
   return true;

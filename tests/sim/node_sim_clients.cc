@@ -146,7 +146,7 @@ void NodeSim::Finish(Client& c, lincheck::Outcome outcome) {
   });
 }
 
-void NodeSim::OnApply(uint64_t node, uint64_t index, const kvpb::Command& cmd,
+void NodeSim::OnApply(uint64_t node, uint64_t shard, uint64_t index, const kvpb::Command& cmd,
                       const kvpb::Result& r) {
   AppliedRecord rec;
   rec.client = cmd.client_id();
@@ -154,9 +154,16 @@ void NodeSim::OnApply(uint64_t node, uint64_t index, const kvpb::Command& cmd,
   rec.key = cmd.put().key();
   rec.value = cmd.put().value();
   rec.result = r.SerializeAsString();
-  auto [it, inserted] = applied_.emplace(index, rec);
+  if (!rec.key.empty() && owner_->ShardFor(rec.key) != shard) {
+    return Fail("n" + std::to_string(node) + " applied a write of key '" + rec.key + "' in shard " +
+                std::to_string(shard) + ", which does not own it (shard " +
+                std::to_string(owner_->ShardFor(rec.key)) + " does)");
+  }
+  const Slot slot{shard, index};
+  auto [it, inserted] = applied_.emplace(slot, rec);
   if (!inserted && !(it->second == rec)) {
-    return Fail("n" + std::to_string(node) + " applied at index " + std::to_string(index) +
+    return Fail("n" + std::to_string(node) + " applied at shard " + std::to_string(shard) +
+                " index " + std::to_string(index) +
                 " a command or outcome other replicas did not (" + rec.client + "/" +
                 std::to_string(rec.seq) + " vs " + it->second.client + "/" +
                 std::to_string(it->second.seq) + ")");
@@ -164,20 +171,21 @@ void NodeSim::OnApply(uint64_t node, uint64_t index, const kvpb::Command& cmd,
   // Executed here: not a retry answered from the session (its revision is the first one's), nor
   // a stale duplicate refused because the client had moved on (RESULT_INVALID).
   if (rec.client.empty() || r.revision() != index || r.code() == kvpb::RESULT_INVALID) return;
-  auto [ex, fresh] = executed_.emplace(std::make_pair(rec.client, rec.seq), index);
-  if (!fresh && ex->second != index) {
+  auto [ex, fresh] = executed_.emplace(std::make_pair(rec.client, rec.seq), slot);
+  if (!fresh && ex->second != slot) {
     Fail(rec.client + " seq " + std::to_string(rec.seq) + " executed twice: at " +
-         std::to_string(ex->second) + " and " + std::to_string(index));
+         std::to_string(ex->second.first) + "/" + std::to_string(ex->second.second) + " and " +
+         std::to_string(shard) + "/" + std::to_string(index));
   }
 }
 
 void NodeSim::CheckAck(const Client& c, const kv::WriteResponse& r) {
   const std::string client = "c" + std::to_string(c.id);
   const std::string who = client + " seq " + std::to_string(c.seq);
-  auto it = applied_.find(r.revision);
+  auto it = applied_.find(Slot{r.shard, r.revision});
   if (it == applied_.end()) {
-    return Fail(who + " acknowledged at revision " + std::to_string(r.revision) +
-                ", which no replica applied");
+    return Fail(who + " acknowledged at shard " + std::to_string(r.shard) + " revision " +
+                std::to_string(r.revision) + ", which no replica applied");
   }
   kvpb::Result applied;
   applied.ParseFromString(it->second.result);
@@ -188,7 +196,8 @@ void NodeSim::CheckAck(const Client& c, const kv::WriteResponse& r) {
                 it->second.client + " seq " + std::to_string(it->second.seq) + " version " +
                 std::to_string(applied.version()));
   }
-  const std::string ack = std::to_string(r.version) + "@" + std::to_string(r.revision);
+  const std::string ack = std::to_string(r.version) + "@" + std::to_string(r.shard) + "/" +
+                          std::to_string(r.revision);
   auto [prev, fresh] = acked_.emplace(std::make_pair(client, c.seq), ack);
   if (!fresh && prev->second != ack) {
     Fail(who + " acknowledged twice with different outcomes: " + prev->second + " and " + ack);

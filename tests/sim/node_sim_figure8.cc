@@ -16,7 +16,9 @@ namespace kvd::sim::node_sim {
 
 uint64_t NodeSim::TermOf(uint64_t node) const {
   const SimNode& n = *nodes_.at(node);
-  return n.up() ? n.core->Status().shards.at(0).term : 0;
+  if (!n.up()) return 0;
+  const kv::ShardStatus* s = FindShard(n.core->Status(), kFirstShard);
+  return s != nullptr ? s->term : 0;
 }
 
 void NodeSim::Figure8Start() {

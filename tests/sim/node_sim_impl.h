@@ -17,6 +17,8 @@
 #include "jepsen/checker/checker.h"
 #include "kv/fault_env.h"
 #include "kv/node_core.h"
+#include "kv/ring.h"
+#include "kv/state_machine.h"
 #include "raft/check.h"
 #include "tests/sim/event_queue.h"
 #include "tests/sim/network.h"
@@ -25,7 +27,7 @@
 
 namespace kvd::sim::node_sim {
 
-constexpr uint64_t kShard = 1;
+constexpr uint64_t kFirstShard = 1;  // the shard whose leader the schedules kill and follow
 constexpr int64_t kTickMs = 10;
 constexpr int64_t kRequestTimeoutMs = 1000;
 constexpr int64_t kClientTimeoutMs = 1300;
@@ -55,6 +57,9 @@ struct Params {
   bool storm = false;       // kill leaders soon after they are elected (short-lived leaders)
   bool figure8 = false;     // run the figure-8 schedule (node_sim_figure8.cc) instead
   double pause_on_snapshot = 0;  // chance a snapshot's recipient is stopped as it arrives
+  int shards = 1;                // data shards
+  int replication = 3;
+  bool balance_leaders = false;  // hand leaderships to preferred replicas (production default)
 };
 
 // What a replica applied at one index.
@@ -67,6 +72,14 @@ struct AppliedRecord {
 };
 
 class NodeSim;
+
+// This node's status of 'shard', or null if it hosts no replica of it.
+inline const kv::ShardStatus* FindShard(const kv::ClusterStatus& st, uint64_t shard) {
+  for (const auto& s : st.shards) {
+    if (s.id == shard) return &s;
+  }
+  return nullptr;
+}
 
 class SimTransport final : public kv::Transport {
  public:
@@ -161,7 +174,8 @@ class NodeSim {
   void ClientTimeout(uint64_t cid, uint64_t token);
   void Finish(Client& c, lincheck::Outcome outcome);
   SimNode* PickNode(uint64_t hint);
-  void OnApply(uint64_t node, uint64_t index, const kvpb::Command& cmd, const kvpb::Result& r);
+  void OnApply(uint64_t node, uint64_t shard, uint64_t index, const kvpb::Command& cmd,
+               const kvpb::Result& r);
   void CheckAck(const Client& c, const kv::WriteResponse& r);
 
   // End of run.
@@ -191,8 +205,10 @@ class NodeSim {
   std::vector<bool> dropped_;  // parallel to history_: failed reads carry no information
   int64_t clock_ = 0;
   uint64_t next_token_ = 1;
-  std::map<uint64_t, AppliedRecord> applied_;                      // index -> record
-  std::map<std::pair<std::string, uint64_t>, uint64_t> executed_;  // (client, seq) -> index
+  std::unique_ptr<kv::Ring> owner_;  // the simulator's own ring: which shard owns each key
+  using Slot = std::pair<uint64_t, uint64_t>;                   // (shard, index)
+  std::map<Slot, AppliedRecord> applied_;                        // what was applied at a slot
+  std::map<std::pair<std::string, uint64_t>, Slot> executed_;    // (client, seq) -> slot
   std::map<std::pair<std::string, uint64_t>, std::string> acked_;  // (client, seq) -> result
   NodeSimResult result_;
 };

@@ -16,11 +16,13 @@ namespace {
 
 void Usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--seed N] [--seeds COUNT] [--nodes 3|5] [--trace] [--fault-ms MS]\n"
+               "usage: %s [--seed N] [--seeds COUNT] [--nodes 3|5] [--shards S] [--trace] "
+               "[--fault-ms MS]\n"
                "          [--dir PATH] [--quiet]\n"
                "  --seed N       first seed (default 1)\n"
                "  --seeds COUNT  number of consecutive seeds to run (default 1)\n"
                "  --nodes K      default: 3 for odd seeds, 5 for even seeds\n"
+               "  --shards S     data shards, 1..64 (default: drawn from the seed)\n"
                "  --trace        print the event log of each run to stderr\n"
                "  --dir PATH     where the nodes' stores live (default /dev/shm)\n",
                argv0);
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
       count = std::strtoull(value(), nullptr, 10);
     } else if (arg == "--nodes") {
       nodes = std::atoi(value());
+    } else if (arg == "--shards") {
+      base.shards = std::atoi(value());
     } else if (arg == "--trace") {
       base.trace = true;
     } else if (arg == "--fault-ms") {
@@ -62,7 +66,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if ((nodes != 0 && nodes != 3 && nodes != 5) || count == 0) {
+  if ((nodes != 0 && nodes != 3 && nodes != 5) || count == 0 || base.shards < 0 ||
+      base.shards > 64) {
     Usage(argv[0]);
     return 2;
   }

@@ -10,6 +10,11 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   kv::NodeConfig cfg;
   cfg.node_id = n.id;
   cfg.members = members_;
+  cfg.shards.clear();
+  for (int i = 1; i <= p_.shards; ++i) cfg.shards.push_back(static_cast<uint64_t>(i));
+  cfg.replication = p_.replication;
+  cfg.vnodes_per_shard = 16;
+  cfg.balance_leaders = p_.balance_leaders;
   cfg.data_dir = n.dir;
   cfg.env = n.env.get();
   cfg.tick_ms = static_cast<int>(kTickMs);
@@ -49,7 +54,7 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   }
   cfg.on_apply = [this, id](uint64_t shard, uint64_t index, const kvpb::Command& cmd,
                             const kvpb::Result& r) {
-    if (shard == kShard) OnApply(id, index, cmd, r);
+    if (shard != kv::kMetaShard) OnApply(id, shard, index, cmd, r);
   };
   return cfg;
 }
@@ -128,10 +133,10 @@ uint64_t NodeSim::Leader() const {
   uint64_t leader = 0, term = 0;
   for (const auto& [id, n] : nodes_) {
     if (!n->up()) continue;
-    kv::ClusterStatus st = n->core->Status();
-    if (st.shards.empty() || st.shards[0].role != "leader") continue;
-    if (st.shards[0].term >= term) {
-      term = st.shards[0].term;
+    const kv::ShardStatus* s = FindShard(n->core->Status(), kFirstShard);
+    if (s == nullptr || s->role != "leader") continue;
+    if (s->term >= term) {
+      term = s->term;
       leader = id;
     }
   }
