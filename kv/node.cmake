@@ -30,6 +30,7 @@ kvd_add_node_library(kvd_node_bug_early_ack KVD_BUG_EARLY_ACK)
 kvd_add_node_library(kvd_node_bug_reuse_request_ids KVD_BUG_REUSE_REQUEST_IDS)
 kvd_add_node_library(kvd_node_bug_no_reconcile KVD_BUG_NO_RECONCILE)
 kvd_add_node_library(kvd_node_bug_staged_install KVD_BUG_STAGED_INSTALL)
+kvd_add_node_library(kvd_node_bug_route_by_own_flags KVD_BUG_ROUTE_BY_OWN_FLAGS)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc)

@@ -13,6 +13,10 @@
 //   KVD_BUG_NO_RECONCILE       a kvdb left ahead of raftdb by a crash is not reconciled on open;
 //   KVD_BUG_STAGED_INSTALL     a snapshot is installed from the staging area, which a resent
 //                              stream may have restarted after Raft took the image.
+// And issue 9's routing defect, which the node simulator must catch:
+//   KVD_BUG_ROUTE_BY_OWN_FLAGS a node routes keys by the ring its own flags describe instead of
+//                              the cluster's committed directory (a stale or misconfigured node
+//                              serves keys its shard does not own).
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -53,6 +57,14 @@ bool ReconcileOnOpen() {
 
 bool KeepAcceptedImageAside() {
 #ifdef KVD_BUG_STAGED_INSTALL
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool RouteByCommittedDirectory() {
+#ifdef KVD_BUG_ROUTE_BY_OWN_FLAGS
   return false;
 #else
   return true;

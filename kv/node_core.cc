@@ -258,7 +258,8 @@ void NodeCore::CountOverloaded() { impl_->counters.overloaded++; }
 std::string NodeCore::Metrics() const { return impl_->MetricsText(); }
 
 bool NodeCore::HostsShardOf(const std::string& key) const {
-  return impl_->replicas.count(impl_->Dir()->ShardFor(key)) > 0;
+  const std::shared_ptr<const kv::Directory> dir = impl_->Dir();
+  return dir->version() != 0 && impl_->replicas.count(dir->ShardFor(key)) > 0;
 }
 
 ReadResponse NodeCore::StaleRead(const ReadRequest& req) const {
@@ -268,9 +269,10 @@ ReadResponse NodeCore::StaleRead(const ReadRequest& req) const {
   resp.shard = shard;
   resp.directory_version = dir->version();
   auto it = impl_->replicas.find(shard);
-  if (it == impl_->replicas.end()) {
+  if (dir->version() == 0 || it == impl_->replicas.end()) {
     resp.code = ErrorCode::kUnavailable;
-    resp.message = "this node hosts no replica of shard " + std::to_string(shard);
+    resp.message = "this node hosts no replica of shard " + std::to_string(shard) +
+                   " under the cluster's directory";
     return resp;
   }
   impl_->counters.reads_stale++;

@@ -55,8 +55,10 @@ uint64_t RequestIdBoot(uint64_t boot);
 // Whether Open reconciles raftdb with a kvdb a crash left ahead of it: always.
 bool ReconcileOnOpen();
 // Whether the image Raft was handed moves aside from the staging area: always.
-// These decisions live in kv/node_bug_hooks.cc, where planted-bug test builds change them.
 bool KeepAcceptedImageAside();
+// Whether keys are routed by the directory the meta shard committed (not by the node's flags):
+// always. These decisions live in kv/node_bug_hooks.cc, where planted-bug test builds change them.
+bool RouteByCommittedDirectory();
 
 struct Replica {
   uint64_t shard = 0;
@@ -129,8 +131,8 @@ struct CoreImpl {
   Counters counters;
   uint64_t boot = 0;  // this store's opens so far: the high bits of every request id
 
-  // The routing view: provisional (version 0, from the configuration) until the meta shard
-  // applies the directory. Swapped by the driver; read by any thread through Dir().
+  // The routing view: provisional (version 0, from the configuration; routes no request) until
+  // the meta shard applies the directory. Swapped by the driver; read by any thread via Dir().
   mutable std::mutex dir_mu;
   std::shared_ptr<const Directory> directory;  // GUARDED_BY(dir_mu)
   std::shared_ptr<const Directory> Dir() const;

@@ -30,13 +30,15 @@ void CoreImpl::LoadDirectory() {
   std::optional<kvpb::DirectoryRecord> record;
   raft::Status s = replicas.at(kMetaShard)->sm->Directory(&record);
   KVD_CHECK_MSG(s.ok(), "reading the directory: " << s.ToString());
-  if (!record) return;  // not committed yet: the provisional one stays
+  if (!record) return;  // not committed yet: requests wait (kUnavailable) until it is
+  if (!RouteByCommittedDirectory()) record->set_vnodes_per_shard(cfg.vnodes_per_shard);
   const std::shared_ptr<const Directory> current = Dir();
   if (current->version() == record->version()) return;
   std::string error;
   std::shared_ptr<const Directory> next = BuildDirectory(*record, current.get(), &error);
   KVD_CHECK_MSG(next != nullptr, "the meta shard holds a directory without a ring: " << error);
   if (current->version() == 0 && !SameLayout(current->record, next->record) && cfg.log) {
+    // This node's flags built the provisional directory; the cluster's differs.
     cfg.log("ERROR: this node's --nodes/--shards/--replication/--vnodes disagree with the "
             "cluster's directory; it routes by the cluster's directory, but hosts the replicas "
             "its own flags place");

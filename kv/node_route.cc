@@ -142,8 +142,17 @@ std::shared_ptr<const Directory> CoreImpl::Dir() const {
   return directory;
 }
 
+namespace {
+
+constexpr char kNoDirectory[] =
+    "this node has not yet applied the cluster's directory (the meta shard has no leader yet); "
+    "retry";
+
+}  // namespace
+
 void CoreImpl::RouteWrite(WriteRequest& req, WriteDone done, uint32_t hops) {
   const std::shared_ptr<const Directory> dir = Dir();
+  if (dir->version() == 0) return done(WriteError(ErrorCode::kUnavailable, kNoDirectory));
   const uint64_t shard = dir->ShardFor(req.key);
   if (replicas.count(shard)) return HandleWrite(shard, req, done);
   kvpb::ForwardedRequest f;
@@ -163,6 +172,7 @@ void CoreImpl::RouteWrite(WriteRequest& req, WriteDone done, uint32_t hops) {
 
 void CoreImpl::RouteRead(ReadRequest& req, ReadDone done, uint32_t hops) {
   const std::shared_ptr<const Directory> dir = Dir();
+  if (dir->version() == 0) return done(ReadError(ErrorCode::kUnavailable, kNoDirectory));
   const uint64_t shard = dir->ShardFor(req.key);
   if (replicas.count(shard)) {
     if (ServeFromLocalState(req.stale)) {
@@ -193,6 +203,7 @@ void CoreImpl::RouteRead(ReadRequest& req, ReadDone done, uint32_t hops) {
 
 void CoreImpl::RouteScan(ScanRequest& req, ScanDone done) {
   const std::shared_ptr<const Directory> dir = Dir();
+  if (dir->version() == 0) return done(ScanError(ErrorCode::kUnavailable, kNoDirectory));
   auto merge = std::make_shared<ScanMerge>();
   merge->limit = req.limit;
   merge->done = std::move(done);

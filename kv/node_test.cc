@@ -93,7 +93,10 @@ class NodeClusterTest : public ::testing::Test {
       bool agree = true;
       for (auto& [id, n] : nodes_) {
         if (!n) continue;
-        uint64_t l = n->Status().shards.at(0).leader;
+        uint64_t l = 0;
+        for (const auto& sh : n->Status().shards) {
+          if (sh.id == 1) l = sh.leader;  // the data shard (shard 0 is the meta shard)
+        }
         if (l == 0 || (leader != 0 && l != leader)) agree = false;
         leader = l;
       }

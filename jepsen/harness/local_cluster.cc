@@ -199,11 +199,14 @@ NodeView LocalCluster::View(int node) const {
   view.node = node;
   if (!Running(node) || Paused(node)) return view;
   auto st = ShortClient(HttpAddress(node), 500).ClusterStatus();
-  if (!st.ok() || st.shards.empty()) return view;
+  if (!st.ok()) return view;
   view.answered = true;
-  view.leader = st.shards[0].leader;
-  view.term = st.shards[0].term;
-  view.applied_index = st.shards[0].applied_index;
+  for (const auto& sh : st.shards) {
+    if (sh.id != 1) continue;  // the first data shard (shard 0 is the meta shard)
+    view.leader = sh.leader;
+    view.term = sh.term;
+    view.applied_index = sh.applied_index;
+  }
   return view;
 }
 

@@ -147,7 +147,10 @@ uint64_t ProcessCluster::WaitLeader(std::chrono::milliseconds timeout) {
     bool agree = true;
     for (auto& [node, pid] : pids_) {
       auto st = Client(node, std::chrono::seconds(1)).ClusterStatus();
-      uint64_t l = st.ok() && !st.shards.empty() ? st.shards[0].leader : 0;
+      uint64_t l = 0;  // of the first data shard (shard 0 is the meta shard)
+      for (const auto& sh : st.ok() ? st.shards : decltype(st.shards){}) {
+        if (sh.id == 1) l = sh.leader;
+      }
       if (l == 0 || (leader != 0 && l != leader)) agree = false;
       leader = l;
     }

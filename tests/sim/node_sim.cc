@@ -97,6 +97,9 @@ void NodeSim::DrawParams() {
   p_.replication = p_.shards > 1 && layout.Chance(0.75) ? options_.nodes - 2 : options_.nodes;
   p_.balance_leaders = !p_.figure8 && layout.Chance(0.5);
   p_.keys += p_.shards > 1 ? p_.shards : 0;
+  if (p_.shards > 1 && layout.Chance(0.3)) {
+    p_.misconfigured_node = 1 + layout.Below(static_cast<uint64_t>(options_.nodes));
+  }
   net_.set_options(p_.net);
 }
 
@@ -111,12 +114,6 @@ NodeSimResult NodeSim::Run() {
       base + "/kvd-node-sim-" + std::to_string(::getpid()) + "-" + std::to_string(options_.seed);
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);
-  std::vector<uint64_t> shard_ids;
-  for (int i = 1; i <= p_.shards; ++i) shard_ids.push_back(static_cast<uint64_t>(i));
-  std::string ring_error;
-  std::optional<kv::Ring> ring = kv::Ring::Build(shard_ids, 16, &ring_error);
-  KVD_CHECK_MSG(ring.has_value(), ring_error);
-  owner_ = std::make_unique<kv::Ring>(std::move(*ring));
   for (int i = 1; i <= options_.nodes; ++i) {
     kv::NodeInfo info;
     info.id = static_cast<uint64_t>(i);

@@ -154,6 +154,9 @@ void NodeSim::OnApply(uint64_t node, uint64_t shard, uint64_t index, const kvpb:
   rec.key = cmd.put().key();
   rec.value = cmd.put().value();
   rec.result = r.SerializeAsString();
+  if (!rec.key.empty() && owner_ == nullptr) {
+    return Fail("n" + std::to_string(node) + " applied a write before any directory was committed");
+  }
   if (!rec.key.empty() && owner_->ShardFor(rec.key) != shard) {
     return Fail("n" + std::to_string(node) + " applied a write of key '" + rec.key + "' in shard " +
                 std::to_string(shard) + ", which does not own it (shard " +

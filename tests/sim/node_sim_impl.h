@@ -60,6 +60,9 @@ struct Params {
   int shards = 1;                // data shards
   int replication = 3;
   bool balance_leaders = false;  // hand leaderships to preferred replicas (production default)
+  // A node started with flags that describe another ring (--vnodes) than the cluster's: it must
+  // route by the directory the meta shard committed all the same (0: none).
+  uint64_t misconfigured_node = 0;
 };
 
 // What a replica applied at one index.
@@ -205,7 +208,9 @@ class NodeSim {
   std::vector<bool> dropped_;  // parallel to history_: failed reads carry no information
   int64_t clock_ = 0;
   uint64_t next_token_ = 1;
-  std::unique_ptr<kv::Ring> owner_;  // the simulator's own ring: which shard owns each key
+  // Which shard owns each key: the simulator's own ring of the directory the meta shard
+  // committed (the first DirectoryInit any node applied).
+  std::unique_ptr<kv::Ring> owner_;
   using Slot = std::pair<uint64_t, uint64_t>;                   // (shard, index)
   std::map<Slot, AppliedRecord> applied_;                        // what was applied at a slot
   std::map<std::pair<std::string, uint64_t>, Slot> executed_;    // (client, seq) -> slot

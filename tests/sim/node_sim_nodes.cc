@@ -13,7 +13,7 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   cfg.shards.clear();
   for (int i = 1; i <= p_.shards; ++i) cfg.shards.push_back(static_cast<uint64_t>(i));
   cfg.replication = p_.replication;
-  cfg.vnodes_per_shard = 16;
+  cfg.vnodes_per_shard = n.id == p_.misconfigured_node ? 17 : 16;
   cfg.balance_leaders = p_.balance_leaders;
   cfg.data_dir = n.dir;
   cfg.env = n.env.get();
@@ -54,7 +54,16 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   }
   cfg.on_apply = [this, id](uint64_t shard, uint64_t index, const kvpb::Command& cmd,
                             const kvpb::Result& r) {
-    if (shard != kv::kMetaShard) OnApply(id, shard, index, cmd, r);
+    if (shard != kv::kMetaShard) return OnApply(id, shard, index, cmd, r);
+    if (cmd.has_directory_init() && owner_ == nullptr) {
+      std::vector<uint64_t> ids;
+      for (const auto& s : cmd.directory_init().directory().shards()) ids.push_back(s.id());
+      std::string error;
+      auto ring = kv::Ring::Build(
+          ids, static_cast<int>(cmd.directory_init().directory().vnodes_per_shard()), &error);
+      if (!ring) return Fail("the committed directory makes no ring: " + error);
+      owner_ = std::make_unique<kv::Ring>(std::move(*ring));
+    }
   };
   return cfg;
 }
