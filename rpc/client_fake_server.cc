@@ -163,6 +163,14 @@ void FakeHttpServer::WaitForClosedConnections(int n) const {
   impl_->state_.closed_cv.wait(lock, [&] { return impl_->state_.closed >= n; });
 }
 
+std::vector<FakeRequest> RequestsBesidesDirectory(const FakeHttpServer& server) {
+  std::vector<FakeRequest> out;
+  for (FakeRequest& r : server.requests()) {
+    if (r.method != "GET" || r.target != "/v1/directory") out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::string RefusingEndpoint() {
   asio::io_context ioc;
   tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));

@@ -69,6 +69,10 @@ class FakeHttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// The requests `server` received other than GET /v1/directory (the directory fetches of a client
+// with smart routing), in order.
+std::vector<FakeRequest> RequestsBesidesDirectory(const FakeHttpServer& server);
+
 // "127.0.0.1:<port>" where nothing listens: a port the OS handed out, already released, so a
 // connect is refused.
 std::string RefusingEndpoint();

@@ -40,6 +40,27 @@ std::optional<uint64_t> U64(const json::object& o, std::initializer_list<std::st
   return AsU64(*v);
 }
 
+std::vector<uint64_t> Ids(const json::object& o, std::string_view name) {
+  std::vector<uint64_t> out;
+  if (const json::value* a = o.if_contains(name); a != nullptr && a->is_array()) {
+    for (const json::value& v : a->get_array()) {
+      std::optional<uint64_t> id =
+          v.is_object() ? U64(v.get_object(), {"id", "node_id"}) : AsU64(v);
+      if (id) out.push_back(*id);
+    }
+  }
+  return out;
+}
+
+double Double(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr) return 0;
+  if (v->is_double()) return v->get_double();
+  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
+  if (v->is_int64()) return static_cast<double>(v->get_int64());
+  return 0;
+}
+
 std::string Str(const json::object& o, std::initializer_list<std::string_view> names) {
   const json::value* v = Field(o, names);
   if (v == nullptr || !v->is_string()) return {};
@@ -92,14 +113,25 @@ ShardStatus ParseShard(const json::object& o) {
   s.commit_index = U64(o, {"commit_index", "commit", "committed"}).value_or(0);
   s.applied_index = U64(o, {"applied_index", "applied"}).value_or(0);
   s.role = Str(o, {"role"});
-  if (const json::value* r = o.if_contains("replicas"); r != nullptr && r->is_array()) {
-    for (const json::value& replica : r->get_array()) {
-      std::optional<uint64_t> id =
-          replica.is_object() ? U64(replica.get_object(), {"id", "node_id"}) : AsU64(replica);
-      if (id) s.replicas.push_back(*id);
-    }
-  }
+  s.replicas = Ids(o, "replicas");
   return s;
+}
+
+DirectoryShard ParseDirectoryShard(const json::object& o) {
+  DirectoryShard s;
+  s.id = U64(o, {"id"}).value_or(0);
+  s.replicas = Ids(o, "replicas");
+  s.leader = U64(o, {"leader"}).value_or(0);
+  s.leader_term = U64(o, {"leader_term"}).value_or(0);
+  s.keys = U64(o, {"keys"}).value_or(0);
+  s.hash_share = Double(o, "hash_share");
+  return s;
+}
+
+// A small count as an int; 0 when absent or out of range.
+int SmallInt(const json::object& o, std::string_view name) {
+  std::optional<uint64_t> v = U64(o, {name});
+  return v && *v <= 1'000'000 ? static_cast<int>(*v) : 0;
 }
 
 }  // namespace
@@ -169,6 +201,32 @@ bool ParseClusterBody(std::string_view body, ClusterStatusResult& r) {
     for (const json::value& s : shards->get_array()) {
       if (s.is_object()) r.shards.push_back(ParseShard(s.get_object()));
     }
+  }
+  return true;
+}
+
+bool ParseDirectoryBody(std::string_view body, DirectoryResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return false;
+  const json::object& o = v->get_object();
+  std::optional<uint64_t> version = U64(o, {"version"});
+  const json::value* shards = o.if_contains("shards");
+  if (!version || shards == nullptr || !shards->is_array()) return false;
+  r.version = *version;
+  r.vnodes_per_shard = SmallInt(o, "vnodes_per_shard");
+  r.replication = SmallInt(o, "replication");
+  r.hash = Str(o, {"hash"});
+  if (const json::value* meta = o.if_contains("meta"); meta != nullptr && meta->is_object()) {
+    r.meta_shard = U64(meta->get_object(), {"shard"}).value_or(0);
+    r.meta_voters = Ids(meta->get_object(), "voters");
+  }
+  if (const json::value* nodes = o.if_contains("nodes"); nodes != nullptr && nodes->is_array()) {
+    for (const json::value& n : nodes->get_array()) {
+      if (n.is_object()) r.nodes.push_back(ParseNode(n.get_object()));
+    }
+  }
+  for (const json::value& s : shards->get_array()) {
+    if (s.is_object()) r.shards.push_back(ParseDirectoryShard(s.get_object()));
   }
   return true;
 }

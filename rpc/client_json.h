@@ -18,5 +18,9 @@ void ApplyJsonBody(std::string_view body, Result& result);
 bool ParseScanBody(std::string_view body, ScanResult& result);
 // GET /v1/cluster: nodes, shards, node id, directory version (several spellings accepted).
 bool ParseClusterBody(std::string_view body, ClusterStatusResult& result);
+// GET /v1/directory: {"version", "vnodes_per_shard", "replication", "hash", "meta": {"shard",
+// "voters"}, "nodes": [...], "shards": [{"id", "replicas", "leader", "leader_term", "keys",
+// "hash_share"}]}. False also when "version" or the "shards" array is missing.
+bool ParseDirectoryBody(std::string_view body, DirectoryResult& result);
 
 }  // namespace kvd::rpc

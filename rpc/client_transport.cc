@@ -67,21 +67,25 @@ bool IsConnectionDrop(const error_code& ec) {
 class ClientTransport::Impl {
  public:
   explicit Impl(const ClientOptions& options) : options_(options) {
-    for (const std::string& e : options.endpoints) endpoints_.push_back(ParseEndpoint(e));
-    connections_.resize(endpoints_.size());
+    for (const std::string& e : options.endpoints) {
+      endpoints_.push_back(std::make_unique<Slot>(ParseEndpoint(e)));
+    }
   }
 
   RawResponse Send(const RawRequest& raw) {
-    if (endpoints_.empty()) {
+    if (endpoints_.empty() && raw.route.empty()) {
       RawResponse none;
       none.transport = Transport::kConnectFailed;
       none.transport_error = "no endpoints configured";
       return none;
     }
-    HttpRequest req = Build(raw);
-    const int max_attempts = std::max(1, options_.max_attempts);
+    Outgoing out{Build(raw), raw.safe_to_repeat,
+                 raw.request_timeout.count() > 0 ? raw.request_timeout : options_.request_timeout};
+    const int max_attempts =
+        std::max(1, raw.max_attempts > 0 ? raw.max_attempts : options_.max_attempts);
     for (int attempt = 1;; ++attempt) {
-      RawResponse resp = SendToSomeEndpoint(req, raw.safe_to_repeat);
+      static const std::vector<std::string> kNoRoute;
+      RawResponse resp = SendToSomeEndpoint(out, attempt == 1 ? raw.route : kNoRoute);
       resp.attempts = attempt;
       const bool answered = resp.transport == Transport::kOk;
       bool retry = false;
@@ -91,7 +95,9 @@ class ClientTransport::Impl {
         retry = raw.safe_to_repeat;  // unknown outcome: only repeatable requests
       }
       if (!retry || attempt >= max_attempts) return resp;
-      current_ = (current_ + 1) % endpoints_.size();  // another node may be on the good side
+      if (!endpoints_.empty()) {
+        current_ = (current_ + 1) % endpoints_.size();  // another node may be on the good side
+      }
       std::this_thread::sleep_for(Backoff(attempt, resp));
     }
   }
@@ -101,7 +107,21 @@ class ClientTransport::Impl {
     std::unique_ptr<beast::tcp_stream> stream;
     beast::flat_buffer buffer;
   };
+  // An endpoint and its pooled connection. Held by unique_ptr so references survive the routed
+  // pool's reshuffling.
+  struct Slot {
+    explicit Slot(Endpoint e) : ep(std::move(e)) {}
+    Endpoint ep;
+    Connection conn;
+    uint64_t last_used = 0;  // routed pool: for least-recently-used eviction
+  };
   enum class Stage { kNotSent, kSent };
+  // One request as the attempts send it.
+  struct Outgoing {
+    HttpRequest msg;
+    bool safe_to_repeat;
+    std::chrono::milliseconds timeout;  // write the request + read the response, per attempt
+  };
 
   static HttpRequest Build(const RawRequest& raw) {
     HttpRequest req;
@@ -131,14 +151,28 @@ class ClientTransport::Impl {
     return std::min(delay, options_.max_backoff);
   }
 
-  // One attempt: the sticky endpoint first, then the others while the request cannot have been
-  // sent (connect or write failure).
-  RawResponse SendToSomeEndpoint(HttpRequest& req, bool safe_to_repeat) {
+  // One attempt: the routed endpoints in order, then the sticky endpoint, then the other
+  // configured ones, while the request cannot have been sent (connect or write failure). An
+  // endpoint is tried at most once per attempt.
+  RawResponse SendToSomeEndpoint(Outgoing& out, const std::vector<std::string>& route) {
     std::string errors;
+    std::vector<const Slot*> tried;
+    // Bounded so that the pool's least recently used slot is never one tried in this attempt.
+    static_assert(kMaxRouteLength < kMaxRoutedConnections);
+    for (size_t r = 0; r < std::min(route.size(), kMaxRouteLength); ++r) {
+      Slot& slot = RoutedSlot(route[r]);
+      if (std::find(tried.begin(), tried.end(), &slot) != tried.end()) continue;
+      tried.push_back(&slot);
+      RawResponse resp;
+      if (TryEndpoint(slot, out, resp) == Stage::kSent) return resp;
+      errors += (errors.empty() ? "" : "; ") + resp.transport_error;
+    }
     for (size_t i = 0; i < endpoints_.size(); ++i) {
       size_t index = (current_ + i) % endpoints_.size();
+      Slot& slot = *endpoints_[index];
+      if (std::find(tried.begin(), tried.end(), &slot) != tried.end()) continue;
       RawResponse resp;
-      if (TryEndpoint(index, req, safe_to_repeat, resp) == Stage::kNotSent) {
+      if (TryEndpoint(slot, out, resp) == Stage::kNotSent) {
         errors += (errors.empty() ? "" : "; ") + resp.transport_error;
         continue;
       }
@@ -151,9 +185,35 @@ class ClientTransport::Impl {
     return failed;
   }
 
-  Stage TryEndpoint(size_t index, HttpRequest& req, bool safe_to_repeat, RawResponse& resp) {
-    Connection& conn = connections_[index];
-    const Endpoint& ep = endpoints_[index];
+  // The slot for a routed endpoint: the configured one of that name, else a pooled one (created,
+  // evicting the least recently used beyond kMaxRoutedConnections).
+  Slot& RoutedSlot(const std::string& name) {
+    for (auto& slot : endpoints_) {
+      if (slot->ep.name == name) return *slot;
+    }
+    Slot* found = nullptr;
+    for (auto& slot : routed_) {
+      if (slot->ep.name == name) found = slot.get();
+    }
+    if (found == nullptr) {
+      if (routed_.size() >= kMaxRoutedConnections) {
+        auto oldest = std::min_element(
+            routed_.begin(), routed_.end(),
+            [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+        Close((*oldest)->conn);
+        routed_.erase(oldest);
+      }
+      routed_.push_back(std::make_unique<Slot>(ParseEndpoint(name)));
+      found = routed_.back().get();
+    }
+    found->last_used = ++use_clock_;
+    return *found;
+  }
+
+  Stage TryEndpoint(Slot& slot, Outgoing& out, RawResponse& resp) {
+    HttpRequest& req = out.msg;
+    Connection& conn = slot.conn;
+    const Endpoint& ep = slot.ep;
     resp.endpoint = ep.name;
     if (!ep.invalid.empty()) {
       resp.transport_error = ep.invalid;
@@ -170,7 +230,7 @@ class ClientTransport::Impl {
           return Stage::kNotSent;
         }
       }
-      conn.stream->expires_after(options_.request_timeout);
+      conn.stream->expires_after(out.timeout);
       error_code ec = asio::error::would_block;
       http::async_write(*conn.stream, req, [&ec](error_code e, size_t) { ec = e; });
       RunUntilIdle();
@@ -189,12 +249,12 @@ class ClientTransport::Impl {
       if (ec) {
         const bool got_some = parser.got_some();
         Close(conn);
-        if (reused && !got_some && safe_to_repeat && IsConnectionDrop(ec)) continue;
+        if (reused && !got_some && out.safe_to_repeat && IsConnectionDrop(ec)) continue;
         resp.maybe_applied = true;
         if (ec == beast::error::timeout) {
           resp.transport = Transport::kTimeout;
-          resp.transport_error = ep.name + ": no response within " +
-                                 std::to_string(options_.request_timeout.count()) + " ms";
+          resp.transport_error =
+              ep.name + ": no response within " + std::to_string(out.timeout.count()) + " ms";
         } else if (IsConnectionDrop(ec)) {
           resp.transport = Transport::kTimeout;
           resp.transport_error = ep.name + ": connection closed before a complete response";
@@ -281,9 +341,10 @@ class ClientTransport::Impl {
 
   ClientOptions options_;
   asio::io_context ioc_;
-  std::vector<Endpoint> endpoints_;
-  std::vector<Connection> connections_;
-  size_t current_ = 0;  // sticky: the endpoint that answered last
+  std::vector<std::unique_ptr<Slot>> endpoints_;  // configured, in order
+  std::vector<std::unique_ptr<Slot>> routed_;     // named only by routes; LRU-bounded
+  uint64_t use_clock_ = 0;                        // orders routed_ by last use
+  size_t current_ = 0;  // sticky: the configured endpoint that answered last
 };
 
 ClientTransport::ClientTransport(const ClientOptions& options)

@@ -1,7 +1,9 @@
 // ClientTransport: the network half of HttpClient (private to rpc/). Sends one HTTP/1.1 request
 // over keep-alive connections (one per endpoint) with connect/request timeouts, endpoint failover
-// and the retry policy documented in http_client.h. Knows nothing about the kvd API beyond
-// which statuses mean "nothing was applied" (429, 503) and "outcome unknown" (504).
+// and the retry policy documented in http_client.h. A request may name endpoints to try first
+// (smart routing); they choose only where its first attempt goes, never whether it is retried.
+// Knows nothing about the kvd API beyond which statuses mean "nothing was applied" (429, 503) and
+// "outcome unknown" (504).
 // Beast and Asio stay inside client_transport.cc.
 //
 // Threading: thread-compatible (one caller at a time), like HttpClient.
@@ -18,13 +20,19 @@
 namespace kvd::rpc {
 
 struct RawRequest {
-  std::string method;  // "GET", "PUT", ...
-  std::string target;  // encoded path + query
-  std::string body;
-  std::vector<Header> headers;
+  std::string method{};  // "GET", "PUT", ...
+  std::string target{};  // encoded path + query
+  std::string body{};
+  std::vector<Header> headers{};
   // True when repeating the request after an unknown outcome cannot apply it twice
   // (GET/HEAD, or a write with an Idempotency-Key).
   bool safe_to_repeat = false;
+  // Smart routing: "host:port" endpoints (not necessarily configured ones) tried first, in order,
+  // by the first attempt only; if none of them accepts the request, the attempt goes on to the
+  // configured endpoints not tried yet, as usual. Later attempts ignore it.
+  std::vector<std::string> route{};
+  int max_attempts = 0;  // > 0: overrides ClientOptions::max_attempts for this request
+  std::chrono::milliseconds request_timeout{0};  // > 0: overrides ClientOptions::request_timeout
 };
 
 struct RawResponse {
@@ -43,6 +51,12 @@ struct RawResponse {
 
 // First header with this name (case-insensitive), or nullptr.
 const std::string* FindHeader(const std::vector<Header>& headers, std::string_view name);
+
+// Connections to endpoints named only by a route are pooled too, at most this many; the least
+// recently used one is closed to make room.
+inline constexpr size_t kMaxRoutedConnections = 32;
+// Entries of a route past this many are ignored.
+inline constexpr size_t kMaxRouteLength = 8;
 
 class ClientTransport {
  public:

@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "rpc/client_directory.h"
 #include "rpc/client_json.h"
 #include "rpc/client_transport.h"
 
@@ -26,20 +27,22 @@ bool IsJsonResponse(const RawResponse& raw) {
 }
 
 // json_success: parse a 2xx body as a JSON object (writes); a GET's 2xx body is the value.
-template <typename R>
-R Interpret(RawResponse raw, bool json_success) {
-  R r;
+// Fills the Result part of an answer (a DirectoryResult's own `version` hides Result::version).
+void FillResult(RawResponse raw, bool json_success, Result& r) {
   r.transport = raw.transport;
   r.transport_error = std::move(raw.transport_error);
   r.endpoint = std::move(raw.endpoint);
   r.attempts = raw.attempts;
   r.status = raw.status;
   r.indeterminate = raw.maybe_applied || (raw.transport == Transport::kOk && raw.status == 504);
-  if (raw.transport != Transport::kOk) return r;
+  if (raw.transport != Transport::kOk) return;
   if (const std::string* h = raw.FindHeader("X-Kv-Version")) r.version = ParseU64(*h);
   if (const std::string* h = raw.FindHeader("X-Kv-Revision")) r.revision = ParseU64(*h);
   if (const std::string* h = raw.FindHeader("X-Kv-Shard")) r.shard = ParseU64(*h);
   if (const std::string* h = raw.FindHeader("X-Kv-Applied-Index")) r.applied_index = ParseU64(*h);
+  if (const std::string* h = raw.FindHeader("X-Kv-Directory-Version")) {
+    r.directory_version = ParseU64(*h);
+  }
   if (const std::string* h = raw.FindHeader("Retry-After")) {
     if (auto seconds = ParseU64(*h)) r.retry_after_ms = *seconds * 1000;
   }
@@ -52,12 +55,23 @@ R Interpret(RawResponse raw, bool json_success) {
     // Not our JSON (a proxy, a crash page): keep a bounded first line for humans.
     r.error_message = r.body.substr(0, std::min<size_t>(r.body.find('\n'), 200));
   }
+}
+
+template <typename R>
+R Interpret(RawResponse raw, bool json_success) {
+  R r;
+  FillResult(std::move(raw), json_success, r);
   return r;
 }
 
 bool IsUnreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
+}
+
+// A GET: safe to repeat after an unknown outcome.
+RawRequest GetRequest(std::string target) {
+  return RawRequest{.method = "GET", .target = std::move(target), .safe_to_repeat = true};
 }
 
 // A key the server would reject anyway; answered locally as the server would (400 bad_key) so no
@@ -121,10 +135,26 @@ std::string PercentEncode(std::string_view raw) {
 
 std::string KeyPath(std::string_view key) { return "/v1/kv/" + PercentEncode(key); }
 
+const NodeStatus* DirectoryResult::FindNode(uint64_t id) const {
+  for (const NodeStatus& n : nodes) {
+    if (n.id == id) return &n;
+  }
+  return nullptr;
+}
+
+const DirectoryShard* DirectoryResult::FindShard(uint64_t id) const {
+  for (const DirectoryShard& s : shards) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
 HttpClient::HttpClient(ClientOptions options)
     : options_(std::move(options)),
       next_seq_(options_.first_seq),
-      transport_(std::make_unique<ClientTransport>(options_)) {}
+      transport_(std::make_unique<ClientTransport>(options_)) {
+  if (options_.smart_routing) directory_ = std::make_unique<DirectoryCache>();
+}
 
 HttpClient::~HttpClient() = default;
 
@@ -134,7 +164,7 @@ Result HttpClient::Put(std::string_view key, std::string_view value,
   if (auto bad = CheckKey<Result>(key)) return *bad;
   std::string target = KeyPath(key);
   if (if_version) target += "?if_version=" + std::to_string(*if_version);
-  return Write("PUT", std::move(target), value, std::move(idempotency));
+  return Write("PUT", key, std::move(target), value, std::move(idempotency));
 }
 
 Result HttpClient::Cas(std::string_view key, uint64_t expected_version, std::string_view value,
@@ -147,11 +177,11 @@ Result HttpClient::Delete(std::string_view key, std::optional<uint64_t> if_versi
   if (auto bad = CheckKey<Result>(key)) return *bad;
   std::string target = KeyPath(key);
   if (if_version) target += "?if_version=" + std::to_string(*if_version);
-  return Write("DELETE", std::move(target), {}, std::move(idempotency));
+  return Write("DELETE", key, std::move(target), {}, std::move(idempotency));
 }
 
-Result HttpClient::Write(std::string_view method, std::string target, std::string_view body,
-                         std::optional<IdempotencyKey> idempotency) {
+Result HttpClient::Write(std::string_view method, std::string_view key, std::string target,
+                         std::string_view body, std::optional<IdempotencyKey> idempotency) {
   if (!idempotency && !options_.client_id.empty()) {
     idempotency = IdempotencyKey{options_.client_id, next_seq_++};
   }
@@ -163,19 +193,57 @@ Result HttpClient::Write(std::string_view method, std::string target, std::strin
                         "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
     return r;
   }
-  RawRequest req{std::string(method), std::move(target), std::string(body), {}, false};
+  RawRequest req{
+      .method = std::string(method), .target = std::move(target), .body = std::string(body)};
   if (idempotency) {
     req.headers.push_back({"Idempotency-Key", idempotency->ToString()});
     req.safe_to_repeat = true;
   }
-  return Interpret<Result>(transport_->Send(req), /*json_success=*/true);
+  return SendKeyRequest(req, key, /*json_success=*/true);
 }
 
 Result HttpClient::Get(std::string_view key, bool stale) {
   if (auto bad = CheckKey<Result>(key)) return *bad;
   std::string target = KeyPath(key);
   if (stale) target += "?consistency=stale";
-  return Interpret<Result>(transport_->Send({"GET", std::move(target), {}, {}, true}), false);
+  RawRequest req = GetRequest(std::move(target));
+  return SendKeyRequest(req, key, /*json_success=*/false);
+}
+
+Result HttpClient::SendKeyRequest(RawRequest& req, std::string_view key, bool json_success) {
+  if (directory_ == nullptr) return Interpret<Result>(transport_->Send(req), json_success);
+  if (directory_->needs_refresh()) RefreshDirectory();
+  if (uint64_t version = directory_->version(); version != 0) {
+    req.headers.push_back({"X-Kv-Directory-Version", std::to_string(version)});
+  }
+  req.route = directory_->RouteFor(key);
+  Result r = Interpret<Result>(transport_->Send(req), json_success);
+  directory_->Observe(r, req.route);
+  return r;
+}
+
+void HttpClient::RefreshDirectory() {
+  RawRequest req = GetRequest("/v1/directory");
+  req.max_attempts = 1;  // the request waiting behind it is what the retry policy is for
+  req.request_timeout = std::min(options_.request_timeout, kDirectoryRefreshTimeout);
+  auto r = Interpret<DirectoryResult>(transport_->Send(req), false);
+  directory_->RefreshAttempted();
+  if (r.ok() && ParseDirectoryBody(r.body, r)) directory_->Install(r);
+}
+
+DirectoryResult HttpClient::Directory() {
+  auto r = Interpret<DirectoryResult>(transport_->Send(GetRequest("/v1/directory")), false);
+  if (r.ok() && !ParseDirectoryBody(r.body, r)) {
+    r.transport = Transport::kProtocolError;
+    r.transport_error = r.endpoint + ": malformed directory";
+    return r;
+  }
+  if (r.ok() && directory_ != nullptr) directory_->Install(r);
+  return r;
+}
+
+uint64_t HttpClient::cached_directory_version() const {
+  return directory_ == nullptr ? 0 : directory_->version();
 }
 
 ScanResult HttpClient::Scan(std::string_view prefix, std::string_view after, size_t limit,
@@ -184,7 +252,8 @@ ScanResult HttpClient::Scan(std::string_view prefix, std::string_view after, siz
   if (!after.empty()) target += "&after=" + PercentEncode(after);
   if (limit > 0) target += "&limit=" + std::to_string(limit);
   if (stale) target += "&consistency=stale";
-  ScanResult r = Interpret<ScanResult>(transport_->Send({"GET", target, {}, {}, true}), false);
+  ScanResult r = Interpret<ScanResult>(transport_->Send(GetRequest(target)), false);
+  if (directory_ != nullptr) directory_->Observe(r, {});  // unrouted; may tell of a newer one
   if (r.ok() && !ParseScanBody(r.body, r)) {
     r.transport = Transport::kProtocolError;
     r.transport_error = r.endpoint + ": malformed scan response";
@@ -193,8 +262,7 @@ ScanResult HttpClient::Scan(std::string_view prefix, std::string_view after, siz
 }
 
 ClusterStatusResult HttpClient::ClusterStatus() {
-  auto r =
-      Interpret<ClusterStatusResult>(transport_->Send({"GET", "/v1/cluster", {}, {}, true}), false);
+  auto r = Interpret<ClusterStatusResult>(transport_->Send(GetRequest("/v1/cluster")), false);
   if (r.ok() && !ParseClusterBody(r.body, r)) {
     r.transport = Transport::kProtocolError;
     r.transport_error = r.endpoint + ": malformed cluster status";
@@ -203,16 +271,19 @@ ClusterStatusResult HttpClient::ClusterStatus() {
 }
 
 Result HttpClient::Health() {
-  return Interpret<Result>(transport_->Send({"GET", "/healthz", {}, {}, true}), false);
+  return Interpret<Result>(transport_->Send(GetRequest("/healthz")), false);
 }
 
 Result HttpClient::Ready() {
-  return Interpret<Result>(transport_->Send({"GET", "/readyz", {}, {}, true}), false);
+  return Interpret<Result>(transport_->Send(GetRequest("/readyz")), false);
 }
 
 Result HttpClient::Request(std::string_view method, std::string_view target, std::string_view body,
                            const std::vector<Header>& headers) {
-  RawRequest req{std::string(method), std::string(target), std::string(body), headers, false};
+  RawRequest req{.method = std::string(method),
+                 .target = std::string(target),
+                 .body = std::string(body),
+                 .headers = headers};
   req.safe_to_repeat = req.method == "GET" || req.method == "HEAD" ||
                        FindHeader(headers, "Idempotency-Key") != nullptr;
   return Interpret<Result>(transport_->Send(req), false);

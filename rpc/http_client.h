@@ -22,8 +22,24 @@
 //    (the server returns the first outcome for a repeated key, so retrying with the SAME key is
 //    exactly-once). A write without a key is never retried after it may have reached a server.
 //  - Everything else (2xx, 4xx other than 429, 5xx other than 503/504) is returned as is.
+//
 // Worst-case latency of one call is therefore about
 // max_attempts * (connect_timeout * endpoints + request_timeout + max_backoff).
+//
+// Smart routing (ClientOptions::smart_routing; docs/api.md, Directory and routing) chooses only
+// where the FIRST attempt of a key request (Put, Cas, Get, Delete) goes; whether anything is
+// retried is decided by the policy above alone. The client caches GET /v1/directory with its
+// version, computes the key's shard with the ring (kv/ring.h, rebuilt from the directory's shard
+// ids and vnodes_per_shard) and sends the request to the http_address of the shard's leader, then
+// of its other replicas, then to the configured endpoints (the sticky one first), moving on only
+// while the request cannot have been sent, as above. It adds "X-Kv-Directory-Version: <cached>".
+// The cache is refreshed before the next key request when it is empty, when an answer carried a
+// newer X-Kv-Directory-Version, after a 503 or an answer that never came, and when the leader's
+// address did not serve the request. A refresh is one attempt on the configured endpoints that
+// waits at most kDirectoryRefreshTimeout (a node answers it from memory); if it fails, the old
+// copy stays in use (with none, the configured endpoints are) and no refresh is tried again until
+// one of those happens again. Scans and other calls are not routed. A routed call may take one
+// refresh and one connect_timeout per replica address longer than the bound above.
 #pragma once
 
 #include <chrono>
@@ -39,7 +55,12 @@
 
 namespace kvd::rpc {
 
+// Smart routing: how long a directory refresh waits for its answer (at most request_timeout).
+inline constexpr std::chrono::milliseconds kDirectoryRefreshTimeout{1000};
+
 class ClientTransport;
+class DirectoryCache;
+struct RawRequest;
 
 struct ClientOptions {
   std::vector<std::string> endpoints;  // "host:port"; tried in order, sticky to the last success
@@ -55,6 +76,9 @@ struct ClientOptions {
   // this client instance (include a random part), or first_seq must exceed any seq used before.
   std::string client_id;
   uint64_t first_seq = 1;
+  // Route key requests by a cached copy of the directory (see "Smart routing" above). Off by
+  // default: every request then goes to `endpoints` exactly as described in the policy.
+  bool smart_routing = false;
 };
 
 enum class Transport {
@@ -82,9 +106,11 @@ struct Result {
   std::optional<uint64_t> current_version;  // 412 version_mismatch body
   std::optional<bool> deleted;              // DELETE: whether the key existed
   std::optional<uint64_t> retry_after_ms;   // Retry-After
-  std::string body;                         // raw response body; for Get: the value bytes
-  std::string endpoint;                     // the endpoint that gave this answer (empty if none)
-  int attempts = 0;                         // attempts made (retries + 1)
+  // X-Kv-Directory-Version: the directory the answering node routed the request by.
+  std::optional<uint64_t> directory_version;
+  std::string body;      // raw response body; for Get: the value bytes
+  std::string endpoint;  // the endpoint that gave this answer (empty if none)
+  int attempts = 0;      // attempts made (retries + 1)
 
   bool ok() const { return transport == Transport::kOk && status >= 200 && status < 300; }
   // A missing key or lock; a 404 no_route (a wrong URL, e.g. a proxy in the way) is not that.
@@ -131,6 +157,33 @@ struct ClusterStatusResult : Result {
   std::vector<ShardStatus> shards;
 };
 
+// One data shard of the directory (GET /v1/directory).
+struct DirectoryShard {
+  uint64_t id = 0;
+  std::vector<uint64_t> replicas;  // node ids; the first is the preferred leader
+  uint64_t leader = 0;             // leader hint; 0: none
+  uint64_t leader_term = 0;        // the term the hint was reported in
+  uint64_t keys = 0;               // key count last reported by the shard's leader
+  double hash_share = 0;           // fraction of the 64-bit hash space, as the node computed it
+};
+
+struct DirectoryResult : Result {
+  // Parsed GET /v1/directory (the raw JSON is in `body`); missing fields stay 0/empty.
+  // The directory's version (hides Result::version, a key's version, which this answer has not).
+  // A node that knows no directory yet answers 503 instead.
+  uint64_t version = 0;
+  int vnodes_per_shard = 0;
+  int replication = 0;
+  std::string hash;  // the key hash the ring uses: "xxh3-64"
+  uint64_t meta_shard = 0;
+  std::vector<uint64_t> meta_voters;
+  std::vector<NodeStatus> nodes;
+  std::vector<DirectoryShard> shards;  // by id
+
+  const NodeStatus* FindNode(uint64_t id) const;       // nullptr if not listed
+  const DirectoryShard* FindShard(uint64_t id) const;  // nullptr if not listed
+};
+
 struct Header {
   std::string name;
   std::string value;
@@ -160,6 +213,11 @@ class HttpClient {
   ScanResult Scan(std::string_view prefix, std::string_view after = {}, size_t limit = 0,
                   bool stale = false);
   ClusterStatusResult ClusterStatus();
+  // GET /v1/directory, retried like any GET. With smart routing, a newer directory than the
+  // cached one also replaces it. 503 `unavailable`: the node does not know the directory yet.
+  DirectoryResult Directory();
+  // Smart routing: the version of the cached directory; 0 when none is cached (or routing is off).
+  uint64_t cached_directory_version() const;
   Result Health();  // GET /healthz
   Result Ready();   // GET /readyz
   // Any request. `target` is the path and query, already encoded. Retry policy as above: safe to
@@ -170,12 +228,16 @@ class HttpClient {
   const ClientOptions& options() const { return options_; }
 
  private:
-  Result Write(std::string_view method, std::string target, std::string_view body,
-               std::optional<IdempotencyKey> idempotency);
+  Result Write(std::string_view method, std::string_view key, std::string target,
+               std::string_view body, std::optional<IdempotencyKey> idempotency);
+  // A request for `key`: routed when smart routing is on; the answer updates the cache's view.
+  Result SendKeyRequest(RawRequest& req, std::string_view key, bool json_success);
+  void RefreshDirectory();  // one attempt; installs the answer if it is usable
 
   ClientOptions options_;
   uint64_t next_seq_;
   std::unique_ptr<ClientTransport> transport_;
+  std::unique_ptr<DirectoryCache> directory_;  // only with smart routing
 };
 
 // Percent-encodes every byte except the unreserved characters A-Z a-z 0-9 - . _ ~ (so '/' and

@@ -13,14 +13,29 @@
 namespace kvd::rpc {
 namespace {
 
-// A single-shard map answering synchronously. `fail_writes` forces an error code on writes.
+// A single-shard map answering synchronously. `fail_writes` forces an error code on writes. Every
+// answer carries the version of the directory set by SetDirectory() (none at first).
 class MemoryService : public kv::KvService {
  public:
   std::atomic<kv::ErrorCode> fail_writes{kv::ErrorCode::kOk};
 
+  void SetDirectory(kv::DirectoryView directory) {
+    std::lock_guard lock(mu_);
+    directory_ = std::move(directory);
+  }
+  uint64_t last_routed_by() const {  // directory_version of the last write or read
+    std::lock_guard lock(mu_);
+    return last_routed_by_;
+  }
+
   void Write(kv::WriteRequest req, std::function<void(kv::WriteResponse)> done) override {
     kv::WriteResponse resp;
     resp.shard = 1;
+    {
+      std::lock_guard lock(mu_);
+      resp.directory_version = directory_.version;
+      last_routed_by_ = req.directory_version;
+    }
     if (fail_writes != kv::ErrorCode::kOk) {
       resp.code = fail_writes;
       resp.message = "forced";
@@ -52,6 +67,8 @@ class MemoryService : public kv::KvService {
     kv::ReadResponse resp;
     resp.shard = 1;
     std::lock_guard lock(mu_);
+    resp.directory_version = directory_.version;
+    last_routed_by_ = req.directory_version;
     if (auto it = data_.find(req.key); it != data_.end()) resp.record = it->second;
     resp.applied_index = revision_;
     done(resp);
@@ -79,11 +96,17 @@ class MemoryService : public kv::KvService {
     s.shards.push_back({1, {1}, 1, 4, 9, 9, "leader"});
     return s;
   }
+  kv::DirectoryView Directory() const override {
+    std::lock_guard lock(mu_);
+    return directory_;
+  }
   bool IsReady() const override { return true; }
   std::string Metrics() const override { return ""; }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  kv::DirectoryView directory_;                  // guarded by mu_
+  uint64_t last_routed_by_ = 0;                  // guarded by mu_
   std::map<std::string, kvpb::KeyRecord> data_;  // guarded by mu_
   uint64_t revision_ = 0;                        // guarded by mu_
 };
@@ -178,6 +201,47 @@ TEST_F(ClientServerTest, ClusterStatusAndHealth) {
   EXPECT_EQ(status.nodes[0].http_address, "127.0.0.1:8001");
   EXPECT_TRUE(client_->Health().ok());
   EXPECT_TRUE(client_->Ready().ok());
+}
+
+// Smart routing against the real server: the directory names this server as the only node, so
+// requests are routed to it with the cached version, and the server's answers carry its version.
+TEST_F(ClientServerTest, SmartRoutingAgreesWithTheServerOnTheWire) {
+  ClientOptions o = client_->options();
+  o.smart_routing = true;
+  HttpClient routed(o);
+  Result before = routed.Put("k", "v");  // no directory yet: 503 on /v1/directory, then as usual
+  ASSERT_TRUE(before.ok()) << before.status << " " << before.transport_error;
+  EXPECT_EQ(routed.cached_directory_version(), 0u);
+  EXPECT_EQ(service_.last_routed_by(), 0u);
+  EXPECT_FALSE(before.directory_version.has_value());
+
+  kv::DirectoryView d;
+  d.version = 4;
+  d.vnodes_per_shard = 8;
+  d.replication = 1;
+  d.meta_voters = {1};
+  d.nodes = {{1, "127.0.0.1:7001", o.endpoints[0], true}};
+  d.shards = {{1, {1}, 1, 2, 10, 0.5}, {2, {1}, 1, 2, 10, 0.5}};
+  service_.SetDirectory(d);
+  DirectoryResult dir = routed.Directory();
+  ASSERT_TRUE(dir.ok()) << dir.status << " " << dir.transport_error;
+  EXPECT_EQ(dir.version, 4u);
+  EXPECT_EQ(dir.hash, "xxh3-64");
+  ASSERT_EQ(dir.shards.size(), 2u);
+  EXPECT_EQ(dir.shards[1].id, 2u);
+  EXPECT_EQ(dir.shards[1].hash_share, 0.5);
+  ASSERT_EQ(dir.nodes.size(), 1u);
+  EXPECT_EQ(dir.nodes[0].http_address, o.endpoints[0]);
+  EXPECT_EQ(routed.cached_directory_version(), 4u);
+
+  Result put = routed.Put("k", "v2");
+  ASSERT_TRUE(put.ok()) << put.status << " " << put.error_message;
+  EXPECT_EQ(service_.last_routed_by(), 4u);
+  EXPECT_EQ(put.directory_version, 4u);
+  Result get = routed.Get("k");
+  EXPECT_EQ(get.body, "v2");
+  EXPECT_EQ(get.directory_version, 4u);
+  EXPECT_EQ(service_.last_routed_by(), 4u);
 }
 
 }  // namespace

@@ -86,20 +86,33 @@ std::string ScanJson(const kv::ScanResponse& scan, size_t max_items, size_t max_
   return json::serialize(body);
 }
 
-std::string ClusterJson(const kv::ClusterStatus& status) {
-  json::array nodes;
-  for (const auto& n : status.nodes) {
-    nodes.push_back(json::object{{"id", n.id},
-                                 {"peer_address", SanitizeMessage(n.peer_address)},
-                                 {"http_address", SanitizeMessage(n.http_address)},
-                                 {"up", n.up}});
+namespace {
+
+json::array NodesJson(const std::vector<kv::NodeInfo>& nodes) {
+  json::array out;
+  for (const auto& n : nodes) {
+    out.push_back(json::object{{"id", n.id},
+                               {"peer_address", SanitizeMessage(n.peer_address)},
+                               {"http_address", SanitizeMessage(n.http_address)},
+                               {"up", n.up}});
   }
+  return out;
+}
+
+json::array IdsJson(const std::vector<uint64_t>& ids) {
+  json::array out;
+  for (uint64_t id : ids) out.push_back(id);
+  return out;
+}
+
+}  // namespace
+
+std::string ClusterJson(const kv::ClusterStatus& status) {
+  json::array nodes = NodesJson(status.nodes);
   json::array shards;
   for (const auto& s : status.shards) {
-    json::array replicas;
-    for (uint64_t r : s.replicas) replicas.push_back(r);
     shards.push_back(json::object{{"id", s.id},
-                                  {"replicas", std::move(replicas)},
+                                  {"replicas", IdsJson(s.replicas)},
                                   {"leader", s.leader},
                                   {"term", s.term},
                                   {"commit_index", s.commit_index},
@@ -110,6 +123,27 @@ std::string ClusterJson(const kv::ClusterStatus& status) {
                                       {"directory_version", status.directory_version},
                                       {"nodes", std::move(nodes)},
                                       {"shards", std::move(shards)}});
+}
+
+std::string DirectoryJson(const kv::DirectoryView& directory) {
+  json::array shards;
+  for (const auto& s : directory.shards) {
+    shards.push_back(json::object{{"id", s.id},
+                                  {"replicas", IdsJson(s.replicas)},
+                                  {"leader", s.leader},
+                                  {"leader_term", s.leader_term},
+                                  {"keys", s.keys},
+                                  {"hash_share", s.hash_share}});
+  }
+  return json::serialize(json::object{
+      {"version", directory.version},
+      {"vnodes_per_shard", directory.vnodes_per_shard},
+      {"replication", directory.replication},
+      {"hash", "xxh3-64"},
+      {"meta",
+       json::object{{"shard", directory.meta_shard}, {"voters", IdsJson(directory.meta_voters)}}},
+      {"nodes", NodesJson(directory.nodes)},
+      {"shards", std::move(shards)}});
 }
 
 }  // namespace kvd::rpc

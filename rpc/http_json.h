@@ -40,4 +40,10 @@ std::string ScanJson(const kv::ScanResponse& scan, size_t max_items, size_t max_
 //  "shards": [{"id", "replicas", "leader", "term", "commit_index", "applied_index", "role"}]}
 std::string ClusterJson(const kv::ClusterStatus& status);
 
+// GET /v1/directory (docs/api.md, Directory and routing): {"version", "vnodes_per_shard",
+// "replication", "hash": "xxh3-64", "meta": {"shard", "voters"}, "nodes": [{"id", "http_address",
+// "peer_address", "up"}], "shards": [{"id", "replicas", "leader", "leader_term", "keys",
+// "hash_share"}]}
+std::string DirectoryJson(const kv::DirectoryView& directory);
+
 }  // namespace kvd::rpc

@@ -17,6 +17,8 @@ std::string_view HttpRouteName(HttpRoute route) {
       return "kv_scan";
     case HttpRoute::kCluster:
       return "cluster";
+    case HttpRoute::kDirectory:
+      return "directory";
     case HttpRoute::kHealthz:
       return "healthz";
     case HttpRoute::kReadyz:

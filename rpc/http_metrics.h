@@ -27,12 +27,13 @@ enum class HttpRoute {
   kKvDelete,
   kKvScan,
   kCluster,
+  kDirectory,
   kHealthz,
   kReadyz,
   kMetrics,
   kOther,  // unknown routes, wrong methods, unparsable requests
 };
-inline constexpr int kHttpRouteCount = 9;
+inline constexpr int kHttpRouteCount = 10;
 
 std::string_view HttpRouteName(HttpRoute route);  // the metrics label, e.g. "kv_put"
 bool IsWriteRoute(HttpRoute route);

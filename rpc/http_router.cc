@@ -21,6 +21,24 @@ HttpReply BadRequest(std::string_view message) {
   return ErrorReply(400, "invalid_argument", message);
 }
 
+// The directory the node routed by (docs/api.md, Directory and routing); 0: it has none yet.
+HttpReply WithDirectoryVersion(HttpReply reply, uint64_t directory_version) {
+  if (directory_version != 0) {
+    reply.headers.emplace_back("X-Kv-Directory-Version", std::to_string(directory_version));
+  }
+  return reply;
+}
+
+// The X-Kv-Directory-Version request header: 0 when absent; nullopt when malformed or repeated.
+std::optional<uint64_t> RequestDirectoryVersion(const HttpRequest& req) {
+  if (req.directory_versions.empty()) return 0;
+  if (req.directory_versions.size() > 1) return std::nullopt;
+  return ParseUint64(req.directory_versions[0]);
+}
+
+constexpr std::string_view kBadDirectoryVersion =
+    "X-Kv-Directory-Version must be one decimal integer from 0 to 2^64-1";
+
 void AddKeyHeaders(HttpReply& reply, uint64_t version, uint64_t revision, uint64_t shard) {
   reply.headers.emplace_back("X-Kv-Version", std::to_string(version));
   reply.headers.emplace_back("X-Kv-Revision", std::to_string(revision));
@@ -86,7 +104,7 @@ HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
       RespondNow(respond, MethodNotAllowedReply(req.method, "GET"));
       return HttpRoute::kOther;
     }
-    return HandleScan(query, respond);
+    return HandleScan(req, query, respond);
   }
   if (path == "/healthz") {
     return only_get(HttpRoute::kHealthz, [] { return JsonReply(200, StatusJson("ok")); });
@@ -98,8 +116,20 @@ HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
     });
   }
   if (path == "/v1/cluster") {
-    return only_get(HttpRoute::kCluster,
-                    [&] { return JsonReply(200, ClusterJson(service_.Status())); });
+    return only_get(HttpRoute::kCluster, [&] {
+      kv::ClusterStatus status = service_.Status();
+      if (status.directory_version == 0) status.directory_version = service_.Directory().version;
+      return JsonReply(200, ClusterJson(status));
+    });
+  }
+  if (path == "/v1/directory") {
+    return only_get(HttpRoute::kDirectory, [&] {
+      kv::DirectoryView directory = service_.Directory();
+      if (directory.version == 0) {
+        return ErrorReply(503, "unavailable", "this node does not know the directory yet");
+      }
+      return JsonReply(200, DirectoryJson(directory));
+    });
   }
   if (path == "/metrics") {
     return only_get(HttpRoute::kMetrics, [&] {
@@ -142,6 +172,8 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
   std::string error;
   std::optional<Query> query = Query::Parse(query_string, &error);
   if (!query) return fail(BadRequest(error));
+  std::optional<uint64_t> directory_version = RequestDirectoryVersion(req);
+  if (!directory_version) return fail(BadRequest(kBadDirectoryVersion));
 
   if (route == HttpRoute::kKvGet) {
     if (const std::string* unknown = query->FirstUnknown({"consistency"})) {
@@ -149,8 +181,12 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
     }
     std::optional<bool> stale = ParseStale(*query);
     if (!stale) return fail(BadRequest("consistency must be stale or linearizable"));
-    service_.Read({.key = std::move(*key), .stale = *stale}, [respond](kv::ReadResponse r) {
-      respond([r = std::move(r)]() mutable { return ReadReply(r); });
+    kv::ReadRequest read{
+        .key = std::move(*key), .stale = *stale, .directory_version = *directory_version};
+    service_.Read(std::move(read), [respond](kv::ReadResponse r) {
+      respond([r = std::move(r)]() mutable {
+        return WithDirectoryVersion(ReadReply(r), r.directory_version);
+      });
     });
     return route;
   }
@@ -158,6 +194,7 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
   kv::WriteRequest write;
   write.key = std::move(*key);
   write.is_delete = route == HttpRoute::kKvDelete;
+  write.directory_version = *directory_version;
   if (const std::string* unknown = query->FirstUnknown({"if_version"})) {
     return fail(BadRequest("unknown query parameter: " + unknown->substr(0, 64)));
   }
@@ -180,12 +217,15 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
 
   const bool is_delete = write.is_delete;
   service_.Write(std::move(write), [respond, is_delete](kv::WriteResponse r) {
-    respond([r = std::move(r), is_delete] { return WriteReply(r, is_delete); });
+    respond([r = std::move(r), is_delete] {
+      return WithDirectoryVersion(WriteReply(r, is_delete), r.directory_version);
+    });
   });
   return route;
 }
 
-HttpRoute HttpRouter::HandleScan(std::string_view query_string, const Responder& respond) {
+HttpRoute HttpRouter::HandleScan(const HttpRequest& req, std::string_view query_string,
+                                 const Responder& respond) {
   auto fail = [&](std::string_view message) {
     RespondNow(respond, BadRequest(message));
     return HttpRoute::kKvScan;
@@ -198,6 +238,9 @@ HttpRoute HttpRouter::HandleScan(std::string_view query_string, const Responder&
     return fail("unknown query parameter: " + unknown->substr(0, 64));
   }
   kv::ScanRequest scan;
+  std::optional<uint64_t> directory_version = RequestDirectoryVersion(req);
+  if (!directory_version) return fail(kBadDirectoryVersion);
+  scan.directory_version = *directory_version;
   scan.limit = kDefaultScanLimit;
   if (const std::string* p = query->Find("prefix")) scan.prefix = *p;
   if (const std::string* a = query->Find("after")) scan.after = *a;
@@ -220,8 +263,10 @@ HttpRoute HttpRouter::HandleScan(std::string_view query_string, const Responder&
   const size_t max_bytes = options_.max_scan_response_bytes;
   service_.Scan(std::move(scan), [respond, max_items, max_bytes](kv::ScanResponse r) {
     respond([r = std::move(r), max_items, max_bytes] {
-      if (r.code != kv::ErrorCode::kOk) return ServiceErrorReply(r.code, r.message, false, 0);
-      return JsonReply(200, ScanJson(r, max_items, max_bytes));
+      HttpReply reply = r.code != kv::ErrorCode::kOk
+                            ? ServiceErrorReply(r.code, r.message, false, 0)
+                            : JsonReply(200, ScanJson(r, max_items, max_bytes));
+      return WithDirectoryVersion(std::move(reply), r.directory_version);
     });
   });
   return HttpRoute::kKvScan;

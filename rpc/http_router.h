@@ -6,6 +6,7 @@
 //   GET    /v1/kv/{key}  ?consistency=stale|linearizable         -> raw value bytes
 //   DELETE /v1/kv/{key}  ?if_version=N                           -> {"deleted", "revision"}
 //   GET    /v1/kv        ?prefix=P&after=K&limit=N&consistency=  -> {"items", "more"}
+//   GET    /v1/directory                                          -> the shard directory
 //   GET    /v1/cluster, /healthz, /readyz, /metrics
 //
 // Keys: everything after "/v1/kv/" up to the query, percent-decoded. A raw '/' there is part of
@@ -14,6 +15,9 @@
 // with X-Kv-Applied-Index (how far the serving replica had applied; tells staleness).
 // Writes take "Idempotency-Key: <client-id>:<seq>" (parsed by rpc/idempotency_key.h, shared with
 // the client: client id 1..256 printable ASCII bytes, split at the last ':'; seq 1..2^64-1).
+// Requests under /v1/kv take "X-Kv-Directory-Version: <u64>" (the directory the client routed by;
+// malformed or repeated: 400) and their answers from the node carry the directory version the node
+// routed by, when it has one, so a client with an older directory learns to refresh it.
 // X-Fence is not supported yet and is refused (400) rather than ignored, since a write believed
 // fenced must never be applied unfenced.
 //
@@ -35,8 +39,9 @@ struct HttpRequest {
   std::string method;  // as sent, e.g. "GET"
   std::string target;  // origin-form, e.g. "/v1/kv/a%2Fb?if_version=3"
   std::string body;
-  std::vector<std::string> idempotency_keys;  // every Idempotency-Key header, in order
-  bool has_fence = false;                     // an X-Fence header was present
+  std::vector<std::string> idempotency_keys;    // every Idempotency-Key header, in order
+  bool has_fence = false;                       // an X-Fence header was present
+  std::vector<std::string> directory_versions;  // every X-Kv-Directory-Version header, in order
 };
 
 // Builds the reply; run on the connection's strand, so that service threads only move their
@@ -57,7 +62,7 @@ class HttpRouter {
  private:
   HttpRoute HandleKey(HttpRequest& req, std::string_view encoded_key, std::string_view query,
                       const Responder& respond);
-  HttpRoute HandleScan(std::string_view query, const Responder& respond);
+  HttpRoute HandleScan(const HttpRequest& req, std::string_view query, const Responder& respond);
 
   kv::KvService& service_;
   const HttpOptions& options_;

@@ -318,5 +318,122 @@ TEST_F(HttpApiTest, ServiceErrorsMapToApiStatuses) {
   }
 }
 
+// ---- Directory and routing (docs/api.md) ----
+
+kv::DirectoryView TwoShardDirectory() {
+  kv::DirectoryView d;
+  d.version = 5;
+  d.vnodes_per_shard = 8;
+  d.replication = 3;
+  d.meta_shard = 0;
+  d.meta_voters = {1, 2, 3};
+  d.nodes = {{1, "127.0.0.1:7001", "127.0.0.1:8001", true},
+             {2, "127.0.0.1:7002", "127.0.0.1:8002", false}};
+  d.shards = {{1, {1, 2, 3}, 2, 6, 40, 0.25}, {2, {3, 1, 2}, 0, 0, 0, 0.75}};
+  return d;
+}
+
+TEST_F(HttpApiTest, DirectoryVersionHeaderGoesInAndComesBack) {
+  // No directory yet: nothing is parsed from an absent header, and no header comes back.
+  TestResponse before = Call("PUT", "/v1/kv/k", "v");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_EQ(service_.last_write().directory_version, 0u);
+  EXPECT_EQ(before.Header("x-kv-directory-version"), "");
+
+  service_.SetDirectory(TwoShardDirectory());
+  const std::vector<std::pair<std::string, std::string>> routed_by_3 = {
+      {"X-Kv-Directory-Version", "3"}};
+  TestResponse put = Call("PUT", "/v1/kv/k", "v", routed_by_3);
+  ASSERT_EQ(put.status, 200);
+  EXPECT_EQ(service_.last_write().directory_version, 3u);
+  EXPECT_EQ(put.Header("x-kv-directory-version"), "5");  // served under the node's directory
+  EXPECT_EQ(put.Header("x-kv-shard"), "1");
+  TestResponse get = Call("GET", "/v1/kv/k", "", routed_by_3);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(service_.last_read().directory_version, 3u);
+  EXPECT_EQ(get.Header("x-kv-directory-version"), "5");
+  TestResponse del =
+      Call("DELETE", "/v1/kv/k", "", {{"X-Kv-Directory-Version", "18446744073709551615"}});
+  EXPECT_EQ(del.status, 200);
+  EXPECT_EQ(service_.last_write().directory_version, 18446744073709551615u);
+  TestResponse scan = Call("GET", "/v1/kv?prefix=k", "", routed_by_3);
+  EXPECT_EQ(scan.status, 200);
+  EXPECT_EQ(service_.last_scan().directory_version, 3u);
+  EXPECT_EQ(scan.Header("x-kv-directory-version"), "5");
+
+  // Errors that come from the node carry it too (the client must refresh after those as well).
+  TestResponse missing = Call("GET", "/v1/kv/absent");
+  ExpectError(missing, 404, "not_found");
+  EXPECT_EQ(missing.Header("x-kv-directory-version"), "5");
+  service_.FailWith(kv::ErrorCode::kUnavailable, "moved");
+  TestResponse unavailable = Call("PUT", "/v1/kv/k", "v", routed_by_3);
+  ExpectError(unavailable, 503, "unavailable");
+  EXPECT_EQ(unavailable.Header("x-kv-directory-version"), "5");
+  EXPECT_EQ(Call("GET", "/v1/kv").Header("x-kv-directory-version"), "5");
+}
+
+TEST_F(HttpApiTest, MalformedDirectoryVersionHeaderIs400) {
+  service_.SetDirectory(TwoShardDirectory());
+  for (const char* bad : {"", "abc", "-1", "+1", "1.5", "7, 8", "0x10", "18446744073709551616"}) {
+    SCOPED_TRACE(bad);
+    const std::vector<std::pair<std::string, std::string>> header = {
+        {"X-Kv-Directory-Version", bad}};
+    ExpectError(Call("PUT", "/v1/kv/k", "v", header), 400, "invalid_argument");
+    ExpectError(Call("GET", "/v1/kv/k", "", header), 400, "invalid_argument");
+    ExpectError(Call("DELETE", "/v1/kv/k", "", header), 400, "invalid_argument");
+    ExpectError(Call("GET", "/v1/kv", "", header), 400, "invalid_argument");
+  }
+  ExpectError(Call("PUT", "/v1/kv/k", "v",
+                   {{"X-Kv-Directory-Version", "1"}, {"X-Kv-Directory-Version", "2"}}),
+              400, "invalid_argument");
+  ExpectError(Call("GET", "/v1/kv/k"), 404, "not_found");  // nothing was written
+}
+
+TEST_F(HttpApiTest, DirectoryRouteServesTheDirectoryAsJson) {
+  service_.SetDirectory(TwoShardDirectory());
+  TestResponse r = Call("GET", "/v1/directory");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  EXPECT_EQ(JsonAt(r.body, "/version"), "5");
+  EXPECT_EQ(JsonAt(r.body, "/vnodes_per_shard"), "8");
+  EXPECT_EQ(JsonAt(r.body, "/replication"), "3");
+  EXPECT_EQ(JsonAt(r.body, "/hash"), "xxh3-64");
+  EXPECT_EQ(JsonAt(r.body, "/meta/shard"), "0");
+  EXPECT_EQ(JsonAt(r.body, "/meta/voters"), "[1,2,3]");
+  EXPECT_EQ(JsonAt(r.body, "/nodes/1/id"), "2");
+  EXPECT_EQ(JsonAt(r.body, "/nodes/1/http_address"), "127.0.0.1:8002");
+  EXPECT_EQ(JsonAt(r.body, "/nodes/1/peer_address"), "127.0.0.1:7002");
+  EXPECT_EQ(JsonAt(r.body, "/nodes/1/up"), "false");
+  EXPECT_EQ(JsonAt(r.body, "/shards/0/id"), "1");
+  EXPECT_EQ(JsonAt(r.body, "/shards/0/replicas"), "[1,2,3]");
+  EXPECT_EQ(JsonAt(r.body, "/shards/0/leader"), "2");
+  EXPECT_EQ(JsonAt(r.body, "/shards/0/leader_term"), "6");
+  EXPECT_EQ(JsonAt(r.body, "/shards/0/keys"), "40");
+  EXPECT_EQ(std::stod(JsonAt(r.body, "/shards/0/hash_share")), 0.25);
+  EXPECT_EQ(JsonAt(r.body, "/shards/1/leader"), "0");
+  EXPECT_EQ(std::stod(JsonAt(r.body, "/shards/1/hash_share")), 0.75);
+  EXPECT_EQ(JsonAt(r.body, "/shards/2"), "<missing>");
+
+  TestResponse wrong = Call("PUT", "/v1/directory", "{}");
+  ExpectError(wrong, 405, "method_not_allowed");
+  EXPECT_EQ(wrong.Header("allow"), "GET");
+  ExpectError(Call("GET", "/v1/directory?version=1"), 400, "invalid_argument");
+}
+
+TEST_F(HttpApiTest, DirectoryNotKnownYetIs503) {
+  TestResponse r = Call("GET", "/v1/directory");
+  ExpectError(r, 503, "unavailable");
+  EXPECT_EQ(r.Header("retry-after"), "1");
+}
+
+TEST_F(HttpApiTest, ClusterStatusFallsBackToTheDirectoryVersion) {
+  service_.SetStatusDirectoryVersion(0);
+  EXPECT_EQ(JsonAt(Call("GET", "/v1/cluster").body, "/directory_version"), "0");
+  service_.SetDirectory(TwoShardDirectory());
+  EXPECT_EQ(JsonAt(Call("GET", "/v1/cluster").body, "/directory_version"), "5");
+  service_.SetStatusDirectoryVersion(9);  // the status' own field wins when set
+  EXPECT_EQ(JsonAt(Call("GET", "/v1/cluster").body, "/directory_version"), "9");
+}
+
 }  // namespace
 }  // namespace kvd::rpc

@@ -243,6 +243,10 @@ class Session : public std::enable_shared_from_this<Session> {
       req.idempotency_keys.emplace_back(it->value());
     }
     req.has_fence = msg.count("X-Fence") > 0;
+    auto versions = msg.equal_range("X-Kv-Directory-Version");
+    for (auto it = versions.first; it != versions.second; ++it) {
+      req.directory_versions.emplace_back(it->value());
+    }
 
     const uint64_t id = ++request_id_;
     awaiting_ = true;

@@ -54,6 +54,16 @@ void FakeKvService::Seed(const std::string& key, const std::string& value) {
   r.set_revision(++revision_);
 }
 
+void FakeKvService::SetDirectory(kv::DirectoryView directory) {
+  std::lock_guard lock(mu_);
+  directory_ = std::move(directory);
+}
+
+void FakeKvService::SetStatusDirectoryVersion(uint64_t version) {
+  std::lock_guard lock(mu_);
+  status_directory_version_ = version;
+}
+
 void FakeKvService::WaitForHeld(size_t n) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return held_.size() >= n; });
@@ -89,6 +99,7 @@ void FakeKvService::Write(kv::WriteRequest req, std::function<void(kv::WriteResp
     std::lock_guard lock(mu_);
     last_write_ = req;
     resp.shard = 1;
+    resp.directory_version = directory_.version;
     auto it = data_.find(req.key);
     const uint64_t current = it == data_.end() ? 0 : it->second.version();
     if (fail_code_ != kv::ErrorCode::kOk) {
@@ -120,6 +131,7 @@ void FakeKvService::Read(kv::ReadRequest req, std::function<void(kv::ReadRespons
     std::lock_guard lock(mu_);
     last_read_ = req;
     resp.shard = 1;
+    resp.directory_version = directory_.version;
     resp.applied_index = revision_;
     auto it = data_.find(req.key);
     if (fail_code_ != kv::ErrorCode::kOk) {
@@ -139,6 +151,7 @@ void FakeKvService::Scan(kv::ScanRequest req, std::function<void(kv::ScanRespons
   {
     std::lock_guard lock(mu_);
     last_scan_ = req;
+    resp.directory_version = directory_.version;
     if (fail_code_ != kv::ErrorCode::kOk) {
       resp.code = fail_code_;
       resp.message = fail_message_;
@@ -160,11 +173,19 @@ void FakeKvService::Scan(kv::ScanRequest req, std::function<void(kv::ScanRespons
 kv::ClusterStatus FakeKvService::Status() const {
   kv::ClusterStatus s;
   s.node_id = 1;
-  s.directory_version = 7;
+  {
+    std::lock_guard lock(mu_);
+    s.directory_version = status_directory_version_;
+  }
   s.nodes = {{1, "127.0.0.1:7001", "127.0.0.1:8001", true},
              {2, "127.0.0.2:7001", "127.0.0.2:8001", false}};
   s.shards = {{1, {1, 2, 3}, 1, 4, 10, 9, "leader"}};
   return s;
+}
+
+kv::DirectoryView FakeKvService::Directory() const {
+  std::lock_guard lock(mu_);
+  return directory_;
 }
 
 bool FakeKvService::IsReady() const {

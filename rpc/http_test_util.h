@@ -22,7 +22,8 @@
 namespace kvd::rpc::testing {
 
 // A single-shard map. Writes take effect when called; only the delivery of the answer depends on
-// the mode. Thread-safe.
+// the mode. Every answer carries the version of the directory set by SetDirectory() (none at
+// first: version 0, so Directory() says "not known yet"). Thread-safe.
 class FakeKvService : public kv::KvService {
  public:
   enum class Mode {
@@ -39,6 +40,9 @@ class FakeKvService : public kv::KvService {
   void FailWith(kv::ErrorCode code, std::string message = "", uint64_t current_version = 0);
   void SetReady(bool ready);
   void Seed(const std::string& key, const std::string& value);
+  void SetDirectory(kv::DirectoryView directory);
+  // The directory_version Status() reports (7 by default; 0 like a node that leaves it unset).
+  void SetStatusDirectoryVersion(uint64_t version);
 
   // kHold: blocks until at least n answers are held, then delivers them all on this thread.
   void WaitForHeld(size_t n);
@@ -52,6 +56,7 @@ class FakeKvService : public kv::KvService {
   void Read(kv::ReadRequest req, std::function<void(kv::ReadResponse)> done) override;
   void Scan(kv::ScanRequest req, std::function<void(kv::ScanResponse)> done) override;
   kv::ClusterStatus Status() const override;
+  kv::DirectoryView Directory() const override;
   bool IsReady() const override;
   std::string Metrics() const override;
 
@@ -66,6 +71,8 @@ class FakeKvService : public kv::KvService {
   std::string fail_message_;                      // GUARDED_BY(mu_)
   uint64_t fail_current_version_ = 0;             // GUARDED_BY(mu_)
   bool ready_ = true;                             // GUARDED_BY(mu_)
+  kv::DirectoryView directory_;                   // GUARDED_BY(mu_)
+  uint64_t status_directory_version_ = 7;         // GUARDED_BY(mu_)
   std::map<std::string, kvpb::KeyRecord> data_;   // GUARDED_BY(mu_)
   uint64_t revision_ = 0;                         // GUARDED_BY(mu_)
   kv::WriteRequest last_write_;                   // GUARDED_BY(mu_)
