@@ -161,8 +161,19 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
 
   CLI::App* cluster = app.add_subcommand("cluster", "cluster information");
   cluster->require_subcommand(1);
-  CLI::App* status =
-      cluster->add_subcommand("status", "nodes and shards, with each shard's leader marked");
+  CLI::App* status = cluster->add_subcommand(
+      "status", "nodes and shards, with each shard's leader marked, and the directory's shards");
+
+  RingCommand ring_cmd;
+  CLI::App* ring = app.add_subcommand(
+      "ring", "the shards in ring order with their shares of the hash space and of the keys");
+  ring->add_flag("--points", ring_cmd.points,
+                 "also list every arc of the ring (start, end, shard)");
+  ring->add_option("--max-points", ring_cmd.max_points, "with --points: at most N arcs (0: all)");
+
+  CLI::App* locate =
+      app.add_subcommand("locate", "where KEY lives: its hash, shard, replicas and leader");
+  locate->add_option("KEY", key, "the key")->required();
 
   try {
     app.parse(argc, argv);
@@ -186,6 +197,8 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   options.request_timeout = *timeout;
   options.connect_timeout = std::min(*timeout, std::chrono::milliseconds(2000));
   options.max_attempts = f.retries + 1;
+  // Key commands go straight to the shard's leader (rpc/http_client.h, "Smart routing").
+  options.smart_routing = put->parsed() || get->parsed() || del->parsed() || cas->parsed();
   rpc::HttpClient client(options);
   Session session{client, env, f.output == "json" ? Format::kJson : Format::kText, f.stale};
 
@@ -224,6 +237,8 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   }
   if (scan->parsed()) return RunScan(session, scan_cmd);
   if (status->parsed()) return RunClusterStatus(session);
+  if (ring->parsed()) return RunRing(session, ring_cmd);
+  if (locate->parsed()) return RunLocate(session, key);
   return Usage(env, "no command");
 }
 

@@ -5,15 +5,17 @@ find_package(CLI11 CONFIG REQUIRED)
 add_library(kvd_kvctl STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_commands.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_directory.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_format.cc)
 target_include_directories(kvd_kvctl PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(kvd_kvctl PUBLIC kvd_rpc_client PRIVATE CLI11::CLI11)
+target_link_libraries(kvd_kvctl PUBLIC kvd_rpc_client PRIVATE kvd_ring CLI11::CLI11)
 
 add_executable(kvctl ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_main.cc)
 target_link_libraries(kvctl PRIVATE kvd_kvctl)
 
 add_executable(kvctl_test
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_commands_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_commands_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_directory_test.cc)
 target_link_libraries(kvctl_test PRIVATE kvd_kvctl kvd_rpc_client_testing GTest::gtest_main)
 gtest_discover_tests(kvctl_test PROPERTIES LABELS unit)

@@ -24,31 +24,6 @@ std::string Detail(const Result& r) {
   return d.empty() ? "no details" : d;
 }
 
-void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
-}
-
-std::string JoinIds(const std::vector<uint64_t>& ids, std::optional<uint64_t> marked) {
-  std::string out;
-  for (uint64_t id : ids) {
-    if (!out.empty()) out += ",";
-    out += std::to_string(id) + (id == marked ? "*" : "");
-  }
-  return out.empty() ? "-" : out;
-}
-
 }  // namespace
 
 int ReportFailure(Session& s, const Result& r, std::string_view key, bool is_write) {
@@ -227,6 +202,7 @@ int RunClusterStatus(Session& s) {
          JoinIds(sh.replicas, sh.leader == 0 ? std::nullopt : std::optional(sh.leader))});
   }
   PrintTable(out, shards);
+  PrintDirectoryShards(s, r);
   return kExitOk;
 }
 

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli/kvctl.h"
 #include "rpc/http_client.h"
@@ -42,6 +44,18 @@ int RunDelete(Session& s, const std::string& key, std::optional<uint64_t> if_ver
 int RunScan(Session& s, const ScanCommand& cmd);
 int RunClusterStatus(Session& s);
 
+// The shard directory (kvctl_directory.cc). `ring`: the shards in ring order with their shares of
+// the hash space and of the keys, and the imbalance; with `points`, also the arcs (at most
+// max_points of them; 0: all). `locate`: where a key lives.
+struct RingCommand {
+  bool points = false;
+  size_t max_points = 0;
+};
+int RunRing(Session& s, const RingCommand& cmd);
+int RunLocate(Session& s, const std::string& key);
+// `cluster status`, text: every shard of the directory, after the answering node's own view `r`.
+void PrintDirectoryShards(Session& s, const rpc::ClusterStatusResult& r);
+
 // Maps a failed call to its exit code and prints the one-line explanation. `key` may be empty.
 int ReportFailure(Session& s, const rpc::Result& r, std::string_view key, bool is_write);
 
@@ -50,5 +64,9 @@ int ReportFailure(Session& s, const rpc::Result& r, std::string_view key, bool i
 std::string JsonBytesMember(std::string_view name, std::string_view bytes);
 // For text output and messages: control and invalid bytes as C escapes, valid UTF-8 kept.
 std::string Printable(std::string_view bytes);
+// Rows as columns two spaces apart, each as wide as its widest cell (the last one unpadded).
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+// "1,2*,3" with `marked` starred; "-" when empty.
+std::string JoinIds(const std::vector<uint64_t>& ids, std::optional<uint64_t> marked);
 
 }  // namespace kvd::cli

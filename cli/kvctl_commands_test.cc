@@ -13,6 +13,7 @@ namespace {
 using rpc::testing::FakeHttpServer;
 using rpc::testing::FakeReply;
 using rpc::testing::FakeRequest;
+using rpc::testing::RequestsBesidesDirectory;
 
 struct Outcome {
   int code;
@@ -44,7 +45,7 @@ TEST(KvctlPut, ValueFromArgumentStdinOrFile) {
   Outcome missing = Kvctl(server, {"put", "k", "--file", "/nonexistent/value"});
   EXPECT_EQ(missing.code, kExitError);
   EXPECT_EQ(missing.err.rfind("kvctl: cannot open value file /nonexistent/value: ", 0), 0u);
-  auto requests = server.requests();
+  auto requests = RequestsBesidesDirectory(server);
   ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(requests[0].target, "/v1/kv/k?if_version=0");
   EXPECT_EQ(requests[0].body, "v1");
@@ -62,7 +63,7 @@ TEST(KvctlPut, JsonOutputAndIdempotencyKey) {
   Outcome o = Kvctl(server, {"-o", "json", "put", "k", "v", "--idempotency-key", "w1:7"});
   EXPECT_EQ(o.code, kExitOk);
   EXPECT_EQ(o.out, "{\"key\": \"k\", \"version\": 3, \"revision\": 12, \"shard\": 4}\n");
-  EXPECT_EQ(server.requests()[0].HeaderValue("Idempotency-Key"), "w1:7");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[0].HeaderValue("Idempotency-Key"), "w1:7");
 }
 
 TEST(KvctlCas, SendsExpectedVersionAndMismatchIsOne) {
@@ -73,8 +74,8 @@ TEST(KvctlCas, SendsExpectedVersionAndMismatchIsOne) {
   Outcome o = Kvctl(server, {"cas", "k", "4", "new"});
   EXPECT_EQ(o.code, kExitNotFound);
   EXPECT_EQ(o.err, "kvctl: version mismatch on \"k\" (current version 5); nothing was changed\n");
-  EXPECT_EQ(server.requests()[0].target, "/v1/kv/k?if_version=4");
-  EXPECT_EQ(server.requests()[0].body, "new");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[0].target, "/v1/kv/k?if_version=4");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[0].body, "new");
 }
 
 TEST(KvctlDel, DeletedIsZeroAbsentIsOne) {
@@ -89,8 +90,8 @@ TEST(KvctlDel, DeletedIsZeroAbsentIsOne) {
   Outcome absent = Kvctl(server, {"del", "absent"});
   EXPECT_EQ(absent.code, kExitNotFound);
   EXPECT_EQ(absent.err, "kvctl: key \"absent\" not found (nothing deleted)\n");
-  EXPECT_EQ(server.requests()[0].method, "DELETE");
-  EXPECT_EQ(server.requests()[0].target, "/v1/kv/present?if_version=2");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[0].method, "DELETE");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[0].target, "/v1/kv/present?if_version=2");
 }
 
 // Serves a fixed sorted key space two items per page, honouring prefix and after.
@@ -172,7 +173,9 @@ TEST(KvctlCluster, StatusTableMarksLeaders) {
                           "2     127.0.0.1:8002  127.0.0.1:7002  down    -\n\n"
                           "SHARD  LEADER  TERM  COMMIT  APPLIED  REPLICAS (*leader)\n"
                           "0      1       3     10      10       1*,2\n"
-                          "1      none    2     0       0        1,2\n");
+                          "1      none    2     0       0        1,2\n\n"
+                          "directory: unavailable (" +
+                          server.endpoint() + ": malformed directory)\n");
   Outcome json = Kvctl(server, {"cluster", "status", "-o", "json"});
   EXPECT_EQ(json.out, body + "\n");
 }

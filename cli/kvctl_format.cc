@@ -1,5 +1,7 @@
 // Output helpers for kvctl: JSON strings, UTF-8 checks, base64, escaping for terminals.
+#include <algorithm>
 #include <cstdio>
+#include <ostream>
 
 #include "cli/kvctl_commands.h"
 #include "rpc/text_codec.h"
@@ -19,6 +21,31 @@ std::string JsonBytesMember(std::string_view name, std::string_view bytes) {
   if (rpc::IsValidUtf8(bytes)) return rpc::JsonQuote(name) + ": " + rpc::JsonQuote(bytes);
   return rpc::JsonQuote(std::string(name) + "_base64") + ": " +
          rpc::JsonQuote(rpc::Base64Encode(bytes));
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string JoinIds(const std::vector<uint64_t>& ids, std::optional<uint64_t> marked) {
+  std::string out;
+  for (uint64_t id : ids) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(id) + (id == marked ? "*" : "");
+  }
+  return out.empty() ? "-" : out;
 }
 
 std::string Printable(std::string_view bytes) {

@@ -16,6 +16,7 @@ using rpc::testing::FakeHttpServer;
 using rpc::testing::FakeReply;
 using rpc::testing::FakeRequest;
 using rpc::testing::RefusingEndpoint;
+using rpc::testing::RequestsBesidesDirectory;
 
 struct Outcome {
   int code;
@@ -53,7 +54,7 @@ TEST(KvctlGet, PrintsValueBytesInTextAndFieldsInJson) {
   EXPECT_EQ(json.code, kExitOk);
   EXPECT_EQ(json.out, R"({"key": "k", "value": "hello", "version": 2, "revision": 11, "shard": 1})"
                       "\n");
-  EXPECT_EQ(server.requests()[1].target, "/v1/kv/k?consistency=stale");
+  EXPECT_EQ(RequestsBesidesDirectory(server)[1].target, "/v1/kv/k?consistency=stale");
 }
 
 TEST(KvctlGet, BinaryValueIsBase64InJson) {
@@ -67,7 +68,7 @@ TEST(KvctlGet, OddKeysArePercentEncoded) {
   for (std::string key : {"a b/c", "ключ", "100%?#&+"}) {
     EXPECT_EQ(Kvctl({"--endpoints", server.endpoint(), "get", key}).code, kExitOk);
   }
-  auto requests = server.requests();
+  auto requests = RequestsBesidesDirectory(server);
   ASSERT_EQ(requests.size(), 3u);
   EXPECT_EQ(requests[0].target, "/v1/kv/a%20b%2Fc");
   EXPECT_EQ(requests[1].target, "/v1/kv/%D0%BA%D0%BB%D1%8E%D1%87");
@@ -100,7 +101,7 @@ TEST(KvctlExitCodes, GatewayTimeoutIsFourAndNotRetried) {
   EXPECT_EQ(o.code, kExitUnknownOutcome);
   EXPECT_NE(o.err.find("kvctl: outcome unknown on \"k\""), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("may or may not have been applied"), std::string::npos);
-  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(RequestsBesidesDirectory(server).size(), 1u);
 }
 
 TEST(KvctlExitCodes, NoAnswerWithinTimeoutIsFour) {
@@ -141,7 +142,7 @@ TEST(KvctlEndpoints, EnvironmentIsTheDefaultAndTheFlagWins) {
   EXPECT_EQ(Kvctl({"get", "k"}, server.endpoint()).code, kExitOk);
   EXPECT_EQ(Kvctl({"--endpoints", RefusingEndpoint(), "get", "k"}, server.endpoint()).code,
             kExitUnavailable);
-  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(RequestsBesidesDirectory(server).size(), 1u);
 }
 
 TEST(KvctlUsage, BadInvocationsAreTwo) {
