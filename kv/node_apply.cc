@@ -86,6 +86,8 @@ void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entr
   counters.applied_entries += to_apply.size();
   if (r.shard == kMetaShard && !applied.empty()) LoadDirectory();
   for (const auto& a : applied) {
+    // A command counts as activity; a leader's clock entry does not (an idle group quiesces).
+    if (a.command.op_case() != kvpb::Command::OP_NOT_SET) r.idle_ticks = 0;
     if (cfg.on_apply) cfg.on_apply(r.shard, a.index, a.command, a.result);
     if (a.command.proposer_node() != cfg.node_id) continue;
     auto it = writes.find(a.command.request_id());

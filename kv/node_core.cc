@@ -21,6 +21,9 @@ raft::Status Invalid(const std::string& why) {
 // previous incarnation must not answer a new one).
 constexpr int kRequestSeqBits = 40;
 
+constexpr uint64_t kStatusEveryTicks = 4;
+constexpr uint64_t kClockIdleTicks = 5;
+
 // Gives a shard its initial membership the first time the node starts: an empty log whose
 // snapshot point (index 0) carries the configuration. Every member bootstraps identically.
 raft::Status Bootstrap(RaftLogStore& store, ShardLog& log, const raftpb::ConfState& conf) {
@@ -328,17 +331,25 @@ uint64_t CoreImpl::NextRequestId() {
 void CoreImpl::HandleBatch(kvpb::PeerBatch& batch) {
   if (batch.has_snapshot_chunk()) {
     auto it = replicas.find(batch.snapshot_chunk().shard());
-    if (it != replicas.end()) StageChunk(*it->second, batch.snapshot_chunk());
+    if (it != replicas.end()) {
+      if (it->second->quiesced) {
+        Wake(*it->second);
+        counters.quiesced_groups--;
+      }
+      StageChunk(*it->second, batch.snapshot_chunk());
+    }
   }
   for (auto& sm : *batch.mutable_messages()) {
     auto it = replicas.find(sm.shard());
     if (it == replicas.end()) continue;  // not a replica of this shard here
     Replica& r = *it->second;
+    WakeFor(r, sm.message());
     if (sm.message().type() == raftpb::MSG_SNAP && !AcceptStagedSnapshot(r, sm.message())) {
       continue;
     }
     (void)r.raw->Step(std::move(*sm.mutable_message()));  // unknown peers are ignored
   }
+  for (const auto& n : batch.quiesce()) OnQuiesceNotice(batch.from_node(), n);
   for (const auto& f : batch.requests()) ServeForwarded(batch.from_node(), f);
   for (const auto& resp : batch.responses()) AnswerForwarded(resp);
 }
@@ -368,6 +379,8 @@ WriteResponse DroppedProposal(const Replica& r, uint64_t self, const raft::Statu
 
 void CoreImpl::HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done) {
   Replica& r = *replicas.at(shard);
+  if (r.quiesced) counters.quiesced_groups--;
+  Wake(r);
   if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
     counters.overloaded++;
     done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", shard));
@@ -421,6 +434,9 @@ void CoreImpl::MaybeProposeClock(Replica& r) {
   // session_ttl/8 after. So a command is applied at a clock at most about ttl/8 behind its
   // leader's, and a session is kept at least about 7/8 of the TTL after it was last seen.
   if (r.soft.state != raft::StateType::kLeader) return;
+  // An idle group needs no clock: the next command's stamp advances it by the time that passed
+  // (same leader and term). So clock entries stop and the group can quiesce.
+  if (r.last_clock_proposal_ms != 0 && r.idle_ticks >= kClockIdleTicks) return;
   const int64_t now = WallMs();
   const int64_t every = std::max<int64_t>(1, cfg.session_ttl_ms / 8);
   if (r.last_clock_proposal_ms != 0 && now - r.last_clock_proposal_ms < every) return;
@@ -434,6 +450,8 @@ void CoreImpl::MaybeProposeClock(Replica& r) {
 
 void CoreImpl::HandleRead(PendingRead& read) {
   Replica& r = *replicas.at(read.shard);
+  if (r.quiesced) counters.quiesced_groups--;
+  Wake(r);
   if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
     counters.overloaded++;
     counters.reads_failed++;
@@ -457,14 +475,18 @@ void CoreImpl::HandleRead(PendingRead& read) {
 void CoreImpl::Tick() {
   ++ticks;
   for (auto& [shard, r] : replicas) {
+    if (StaysQuiet(*r)) continue;
     r->raw->Tick();
     RetryStuckSnapshots(*r);
     MaybeProposeClock(*r);
     MaintainDirectory(*r);
+    MaybeQuiesce(*r);
   }
   ExpireRequests();
   ExpireForwards(NowMs());
-  RefreshStatus();
+  // Status is refreshed on every role change (ProcessReadies); between those, a few times a
+  // second is plenty for /v1/cluster and /readyz, and costs little with many shards.
+  if (ticks % kStatusEveryTicks == 0) RefreshStatus();
 }
 
 void CoreImpl::ExpireRequests() {
@@ -516,7 +538,7 @@ void CoreImpl::RefreshStatus() {
   st.directory_version = Dir()->version();
   bool ready = true;
   for (auto& [shard, r] : replicas) {
-    raft::NodeStatus ns = r->raw->GetStatus();
+    raft::NodeStatus ns = r->raw->GetBasicStatus();
     ShardStatus ss;
     ss.id = shard;
     for (uint64_t v : ns.config.voters()) ss.replicas.push_back(v);

@@ -53,6 +53,10 @@ bool CoreImpl::ProcessReadies() {
   }
   if (work.empty()) return false;
   counters.rounds++;
+  for (const auto& w : work) {
+    // Busy: not a candidate for quiescence (node_quiesce.cc; applied commands count in apply).
+    if (!w.rd.read_states.empty() || w.rd.snapshot) w.r->idle_ticks = 0;
+  }
   RoundPhases phases(Clock::now());
   InstallSnapshots(work);
   phases.Mark("installing a snapshot");

@@ -79,6 +79,9 @@ struct Replica {
   uint64_t last_report_tick = 0;    // leader: when it last reported itself to the meta shard
   uint64_t last_transfer_tick = 0;  // leader: when it last handed the shard to its preferred node
   uint64_t leader_since_tick = 0;   // when this replica last became leader
+  // Quiescence (node_quiesce.cc): an idle group is not ticked, so it sends no heartbeats.
+  bool quiesced = false;
+  uint64_t idle_ticks = 0;  // ticks since the group last did anything
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };
@@ -104,6 +107,8 @@ struct Counters {
   std::atomic<uint64_t> snapshots_sent{0}, snapshots_installed{0}, compactions{0};
   std::atomic<uint64_t> leader_changes{0}, overloaded{0};
   std::atomic<uint64_t> forwarded{0}, leader_transfers{0}, directory_changes{0};
+  std::atomic<uint64_t> quiesced_groups{0};  // a gauge: replicas not ticking now
+  std::atomic<uint64_t> quiesces{0};         // times a replica stopped ticking
 };
 
 // A request this node forwarded to a node hosting the key's shard (node_route.cc), waiting for
@@ -186,6 +191,16 @@ struct CoreImpl {
   void FlushOutbox();
   void SendOut(uint64_t to);  // sends the outbox frame for 'to' now
   ScanResponse LocalStaleScan(uint64_t shard, const ScanRequest& req);
+
+  // node_quiesce.cc: idle groups stop ticking
+  void Wake(Replica& r) {
+    r.quiesced = false;
+    r.idle_ticks = 0;
+  }
+  void WakeFor(Replica& r, const raftpb::Message& m);  // unless 'm' needs no action
+  void MaybeQuiesce(Replica& r);                        // leader, each tick
+  void OnQuiesceNotice(uint64_t from, const kvpb::QuiesceNotice& n);
+  bool StaysQuiet(Replica& r);  // for a quiesced replica at a tick: false once it must wake
 
   // node_meta.cc: the directory and the meta shard
   void LoadDirectory();  // after the meta shard applied entries

@@ -43,6 +43,10 @@ std::string CoreImpl::MetricsText() const {
   counter("kvd_directory_changes_total", "Directory versions applied from the meta shard.",
           c.directory_changes);
   counter("kvd_overloaded_total", "Requests shed with 429.", c.overloaded);
+  counter("kvd_quiesces_total", "Times an idle shard replica stopped ticking.", c.quiesces);
+  out << "# HELP kvd_quiesced_replicas Shard replicas not ticking now (idle groups).\n"
+      << "# TYPE kvd_quiesced_replicas gauge\nkvd_quiesced_replicas " << c.quiesced_groups
+      << "\n";
   ClusterStatus st;
   {
     std::lock_guard<std::mutex> lock(status_mu);

@@ -139,6 +139,17 @@ void RawNode::Advance(const Ready& rd) {
 }
 
 NodeStatus RawNode::GetStatus() const {
+  NodeStatus st = GetBasicStatus();
+  if (raft_->state() == StateType::kLeader) {
+    for (const auto& [id, pr] : raft_->tracker().progress) {
+      st.progress[id] = ProgressStatus{pr.match,         pr.next,       ProgressStateName(pr.state),
+                                       pr.recent_active, pr.is_learner, pr.inflights.Count()};
+    }
+  }
+  return st;
+}
+
+NodeStatus RawNode::GetBasicStatus() const {
   NodeStatus st;
   st.id = raft_->id();
   st.hard_state = raft_->hard_state();
@@ -148,12 +159,6 @@ NodeStatus RawNode::GetStatus() const {
   st.first_index = raft_->log().FirstIndex();
   st.lead_transferee = raft_->lead_transferee();
   st.config = raft_->tracker().ToConfState();
-  if (raft_->state() == StateType::kLeader) {
-    for (const auto& [id, pr] : raft_->tracker().progress) {
-      st.progress[id] = ProgressStatus{pr.match,         pr.next,       ProgressStateName(pr.state),
-                                       pr.recent_active, pr.is_learner, pr.inflights.Count()};
-    }
-  }
   return st;
 }
 

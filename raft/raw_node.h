@@ -131,6 +131,8 @@ class RawNode {
   void Advance(const Ready& rd);
 
   NodeStatus GetStatus() const;  // the observable snapshot; never changes the node
+  // The same without the leader's per-follower progress (cheaper: no map is built).
+  NodeStatus GetBasicStatus() const;
   uint64_t id() const;
 
  private:

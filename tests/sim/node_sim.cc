@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "kv/node_impl.h"
 #include "tests/sim/node_sim_impl.h"
 
 namespace kvd::sim {
@@ -97,6 +98,10 @@ void NodeSim::DrawParams() {
   p_.replication = p_.shards > 1 && layout.Chance(0.75) ? options_.nodes - 2 : options_.nodes;
   p_.balance_leaders = !p_.figure8 && layout.Chance(0.5);
   p_.keys += p_.shards > 1 ? p_.shards : 0;
+  if (layout.Chance(0.4)) {
+    p_.idle_from_ms = layout.Range(500, 1500);
+    p_.idle_ms = layout.Range(2500, 4000);
+  }
   if (p_.shards > 1 && layout.Chance(0.3)) {
     p_.misconfigured_node = 1 + layout.Below(static_cast<uint64_t>(options_.nodes));
   }
@@ -151,7 +156,7 @@ NodeSimResult NodeSim::Run() {
     FaultLoop();
     if (p_.storm) q_.After(300, [this] { StormLoop(); });
   }
-  q_.After(options_.fault_ms, [this] { Heal(); });
+  q_.After(options_.fault_ms + p_.idle_ms, [this] { Heal(); });
 
   std::string why = "not started";
   int64_t next_check = 0;
@@ -165,9 +170,15 @@ NodeSimResult NodeSim::Run() {
            (clients_stop_ ? why : "no write acknowledged since") + "\n" + Describe());
     }
   }
+  // Idle groups quiesce here (in the seeds with a pause): the final reads must wake them.
+  const int64_t idle_until = q_.now() + p_.idle_ms;
+  while (!failed() && !q_.empty() && q_.now() < idle_until) q_.RunNext();
   if (!failed()) FinalReads();
   if (!failed()) CheckReplicasEqual();
   if (!failed()) CheckHistory();
+  for (const auto& [id, n] : nodes_) {
+    if (n->up()) result_.quiesces += n->core->impl().counters.quiesces;
+  }
   result_.summary =
       std::to_string(history_.size()) + " ops (" + std::to_string(result_.writes_acked) +
       " writes acked, " + std::to_string(result_.reads_ok) + " reads, " +
@@ -175,7 +186,8 @@ NodeSimResult NodeSim::Run() {
       " crashes (" + std::to_string(result_.crash_points_hit) + " at crash points), " +
       std::to_string(result_.restarts) + " starts, " + std::to_string(applied_.size()) +
       " entries applied, " + std::to_string(p_.shards) + " shard(s) x " +
-      std::to_string(p_.replication) + " replicas";
+      std::to_string(p_.replication) + " replicas, " + std::to_string(result_.quiesces) +
+      " quiesces";
   return result_;
 }
 

@@ -52,6 +52,7 @@ struct NodeSimResult {
   std::string summary;  // counts, for reports
   uint64_t trace_hash = 0;
   uint64_t crashes = 0, crash_points_hit = 0, restarts = 0;
+  uint64_t quiesces = 0;  // idle groups that stopped ticking, on the nodes up at the end
   uint64_t writes_acked = 0, reads_ok = 0, unknown = 0;
 };
 

@@ -15,6 +15,15 @@ SimNode* NodeSim::PickNode(uint64_t hint) {
 
 void NodeSim::Issue(Client& c) {
   if (clients_stop_ || failed()) return;
+  const int64_t idle_end = p_.idle_from_ms + p_.idle_ms;
+  if (p_.idle_ms > 0 && q_.now() >= p_.idle_from_ms && q_.now() < idle_end) {
+    const uint64_t cid = c.id;
+    q_.After(idle_end - q_.now(), [this, cid] {
+      Client& cl = clients_[cid - 1];
+      if (!cl.busy) Issue(cl);
+    });
+    return;
+  }
   const std::string key = "k" + std::to_string(rng_.Below(static_cast<uint64_t>(p_.keys)));
   lincheck::Operation op;
   op.process = static_cast<int64_t>(c.id);

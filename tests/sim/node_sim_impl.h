@@ -63,6 +63,9 @@ struct Params {
   // A node started with flags that describe another ring (--vnodes) than the cluster's: it must
   // route by the directory the meta shard committed all the same (0: none).
   uint64_t misconfigured_node = 0;
+  // Clients pause for idle_ms from idle_from_ms (faults go on), and the run idles as long again
+  // before the final reads, so idle groups quiesce and must wake (0: no pause).
+  int64_t idle_from_ms = 0, idle_ms = 0;
 };
 
 // What a replica applied at one index.
