@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
                  "Virtual nodes per shard on the hash ring; same on every node")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  app.add_option("--quiesce", cfg.quiesce,
+                 "Idle shard groups stop heartbeating until something needs them (true/false)")
+      ->capture_default_str();
   app.add_option("--tick-ms", cfg.tick_ms, "Raft tick length in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));

@@ -35,6 +35,7 @@ struct NodeConfig {
   int replication = 3;           // clamped to the number of members
   int vnodes_per_shard = 100;    // points per shard on the consistent-hash ring
   bool balance_leaders = true;   // a leader hands a shard to its preferred replica when caught up
+  bool quiesce = true;           // idle groups stop ticking (kv/node_quiesce.cc)
   std::string data_dir;         // holds raftdb/ and kvdb/
   leveldb::Env* env = nullptr;  // borrowed; null = leveldb::Env::Default()
 

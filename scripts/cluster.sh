@@ -8,6 +8,7 @@
 # can be injected per address. All data and logs live under $KVD_DATA_DIR (default ./data).
 # The cluster runs $KVD_SHARDS data shards (default 16), each on $KVD_REPLICATION nodes (default
 # 3), e.g. a 5-node, 16-shard cluster: KVD_NODES=5 scripts/cluster.sh start
+# $KVD_EXTRA_ARGS (space-separated) is passed to every kvd, e.g. KVD_EXTRA_ARGS="--vnodes 50".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -55,7 +56,7 @@ start_node() {
   if running "$i" >/dev/null; then echo "node $i already running"; return; fi
   "$kvd" --id "$i" --data-dir "$dir" --peers "$(peers)" --http-peers "$(http_peers)" \
     --peer-listen "127.0.0.$i:$peer_port" --http-listen "127.0.0.$i:$http_port" \
-    --shards "$shards" --replication "$replication" \
+    --shards "$shards" --replication "$replication" ${KVD_EXTRA_ARGS:-} \
     >>"$dir/kvd.log" 2>&1 &
   echo $! >"$dir/kvd.pid"
 }
