@@ -18,6 +18,7 @@ constexpr size_t kMaxSeenPerSender = 65536;
 constexpr size_t kScanBudgetBytes = size_t{4} << 20;  // one merged page, all shards together
 constexpr size_t kMinShardScanBytes = 64 << 10;
 constexpr size_t kMaxOutboxFrameBytes = size_t{6} << 20;  // under the 8 MiB peer frame cap
+constexpr size_t kMaxForwardedKeyBytes = 4096;             // the HTTP API's key bound
 
 enum Kind : uint32_t { kWrite = 1, kRead = 2, kScan = 3 };
 
@@ -294,6 +295,12 @@ void CoreImpl::Forward(const Directory& dir, uint64_t shard, kvpb::ForwardedRequ
 }
 
 void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
+  // Only members forward (the sender id is not authenticated, but it bounds what a confused or
+  // hostile peer can make this node remember), and keys obey the HTTP API's bound.
+  if (std::none_of(cfg.members.begin(), cfg.members.end(),
+                   [from](const NodeInfo& m) { return m.id == from; })) {
+    return;
+  }
   std::set<uint64_t>& seen = forwarded_seen[from];
   if (!seen.insert(f.id()).second) return;  // a duplicate: the first copy answers
   if (seen.size() > kMaxSeenPerSender) seen.erase(seen.begin());
@@ -316,10 +323,15 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       if (f.has_if_version()) req.if_version = f.if_version();
       req.client_id = f.client_id();
       req.seq = f.seq();
-      if (req.key.empty()) return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "empty key")));
+      if (req.key.empty() || req.key.size() > kMaxForwardedKeyBytes) {
+        return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "bad key")));
+      }
       return RouteWrite(req, [reply](WriteResponse w) { reply(FromWrite(w)); }, hops);
     }
     case kRead: {
+      if (f.key().empty() || f.key().size() > kMaxForwardedKeyBytes) {
+        return reply(FromRead(ReadError(ErrorCode::kInvalidArgument, "bad key")));
+      }
       ReadRequest req;
       req.key = f.key();
       req.stale = f.stale();

@@ -64,6 +64,8 @@ class NodeClusterTest : public ::testing::Test {
     c.request_timeout_ms = 3000;
     c.compact_every = compact_every_;
     c.random_seed = id;
+    c.shards = shards_;
+    c.replication = replication_;
     return c;
   }
   void StartNode(uint64_t id) {
@@ -118,6 +120,14 @@ class NodeClusterTest : public ::testing::Test {
     nodes_[via]->Write(req, [&](WriteResponse r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
+  ScanResponse Scan(uint64_t via, const std::string& after, size_t limit) {
+    std::promise<ScanResponse> p;
+    ScanRequest req;
+    req.after = after;
+    req.limit = limit;
+    nodes_[via]->Scan(req, [&](ScanResponse r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
   ReadResponse Get(uint64_t via, const std::string& key, bool stale = false) {
     std::promise<ReadResponse> p;
     nodes_[via]->Read({key, stale}, [&](ReadResponse r) { p.set_value(std::move(r)); });
@@ -143,6 +153,8 @@ class NodeClusterTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::vector<NodeInfo> members_;
   uint64_t compact_every_ = 10000;
+  std::vector<uint64_t> shards_ = {1};
+  int replication_ = 3;
   std::mutex mu_;
   std::set<uint64_t> down_;
   std::map<uint64_t, Node*> ptrs_;
@@ -229,6 +241,63 @@ TEST_F(NodeClusterTest, LeaderLossKeepsAcknowledgedWritesAndRestartCatchesUp) {
     ReadResponse got = Get(after, "key" + std::to_string(i));
     EXPECT_EQ(got.code, ErrorCode::kOk) << i << ": " << got.message;
   }
+}
+
+// Eight shards on two of the three nodes each: every node hosts some shards and forwards the
+// rest, and a scan merges all of them.
+class ShardedNodeClusterTest : public NodeClusterTest {
+ protected:
+  ShardedNodeClusterTest() {
+    shards_ = {1, 2, 3, 4, 5, 6, 7, 8};
+    replication_ = 2;
+  }
+  // Pages through every key with 'limit' items per page; fails on an error or a page that does
+  // not go forward.
+  std::vector<std::string> ScanAll(uint64_t via, size_t limit) {
+    std::vector<std::string> keys;
+    std::string after;
+    for (int page = 0; page < 1000; ++page) {
+      ScanResponse r = Scan(via, after, limit);
+      EXPECT_EQ(r.code, ErrorCode::kOk) << r.message;
+      if (r.code != ErrorCode::kOk) break;
+      for (const auto& [key, record] : r.items) keys.push_back(key);
+      if (!r.more) break;
+      EXPECT_FALSE(r.items.empty());
+      if (r.items.empty()) break;
+      after = r.items.back().first;
+    }
+    return keys;
+  }
+};
+
+TEST_F(ShardedNodeClusterTest, AnyNodeServesEveryShardAndScansMergeThemInKeyOrder) {
+  std::vector<std::string> written;
+  std::set<uint64_t> shards_used;
+  const std::string big(200 << 10, 'v');  // 200 KiB: a shard's page budget holds only a few
+  for (int i = 0; i < 48; ++i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "key%03d", i);
+    const uint64_t via = 1 + i % 3;  // hosts the key's shard or forwards the write
+    WriteResponse w = PutRetrying(via, key, i % 2 == 0 ? big : "small");
+    ASSERT_EQ(w.code, ErrorCode::kOk) << key << ": " << w.message;
+    shards_used.insert(w.shard);
+    written.push_back(key);
+  }
+  EXPECT_GE(shards_used.size(), 6u) << "keys should spread over the shards";
+  for (uint64_t via = 1; via <= 3; ++via) {
+    for (const std::string& key : written) {
+      ReadResponse r = Get(via, key);
+      ASSERT_EQ(r.code, ErrorCode::kOk) << key << " via n" << via << ": " << r.message;
+    }
+  }
+  // Small pages (the item limit cuts) and one large page (the byte budget cuts each shard): every
+  // key exactly once, in order.
+  EXPECT_EQ(ScanAll(1, 5), written);
+  EXPECT_EQ(ScanAll(2, 1000), written);
+  EXPECT_GE(MetricValue(1, "kvd_forwarded_requests_total") +
+                MetricValue(2, "kvd_forwarded_requests_total") +
+                MetricValue(3, "kvd_forwarded_requests_total"),
+            1u);
 }
 
 }  // namespace
