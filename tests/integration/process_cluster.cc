@@ -72,6 +72,10 @@ std::vector<std::string> ProcessCluster::AllHttpAddresses() const {
   return out;
 }
 
+void ProcessCluster::SetNodeFlags(int node, std::vector<std::string> flags) {
+  node_flags_[node] = std::move(flags);
+}
+
 void ProcessCluster::Start(int node) {
   std::string peers, http_peers;
   for (int i = 1; i <= nodes_; ++i) {
@@ -91,6 +95,9 @@ void ProcessCluster::Start(int node) {
                                    "--http-listen",
                                    HttpAddress(node)};
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+  if (auto it = node_flags_.find(node); it != node_flags_.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -21,6 +21,10 @@ class ProcessCluster {
   ProcessCluster(std::string name, int nodes, std::vector<std::string> extra_flags = {});
   ~ProcessCluster();  // SIGKILLs whatever still runs, removes the directory
 
+  // Flags for one node only, after the shared ones, from its next Start() on (e.g. a node
+  // misconfigured with {"--vnodes", "101"}).
+  void SetNodeFlags(int node, std::vector<std::string> flags);
+
   void Start(int node);  // spawns kvd for 'node' (1-based); keeps its data directory
   void StartAll();
   void Kill(int node);  // SIGKILL, then reaps
@@ -45,6 +49,7 @@ class ProcessCluster {
   std::string name_;
   int nodes_;
   std::vector<std::string> extra_flags_;
+  std::map<int, std::vector<std::string>> node_flags_;
   std::string dir_;
   std::vector<uint16_t> http_ports_, peer_ports_;
   std::map<int, pid_t> pids_;
