@@ -15,7 +15,9 @@
 
 #include "jepsen/checker/checker.h"
 #include "jepsen/harness/history.h"
+#include "jepsen/harness/local_cluster.h"
 #include "jepsen/harness/report.h"
+#include "jepsen/harness/shard_check.h"
 #include "jepsen/harness/topology.h"
 #include "jepsen/harness/workload.h"
 
@@ -107,6 +109,94 @@ TEST(KeyPoolTest, RetiresAKeyAfterItsOperations) {
   const auto all = pool.AllKeys();
   EXPECT_LE(all.size(), uses.size() + 2);  // plus at most the two active, unused yet
   for (const auto& [key, n] : uses) EXPECT_NE(std::find(all.begin(), all.end(), key), all.end());
+}
+
+// A stand-in ring for the tests below: the key's last digit picks one of `shards` shards.
+uint64_t LastDigitShard(const std::string& key, uint64_t shards) {
+  return static_cast<uint64_t>(key.back() - '0') % shards + 1;
+}
+
+TEST(KeyPoolTest, WithShardsTheKeysInUseCoverEveryShardEvenly) {
+  constexpr int kShards = 4;
+  ShardOf shard_of = [](const std::string& key) { return LastDigitShard(key, kShards); };
+  KeyPool pool(/*active=*/2 * kShards, /*ops_per_key=*/10, shard_of, kShards);
+  auto per_shard = [&] {
+    std::map<uint64_t, int> count;
+    for (const std::string& key : pool.ActiveKeys()) count[shard_of(key)]++;
+    return count;
+  };
+  const std::map<uint64_t, int> two_each = {{1, 2}, {2, 2}, {3, 2}, {4, 2}};
+  EXPECT_EQ(per_shard(), two_each);
+  std::map<std::string, int> uses;
+  for (int i = 0; i < 2000; ++i) {
+    uses[pool.Next(static_cast<uint64_t>(i) * 7919 + i / 3)]++;
+    ASSERT_EQ(per_shard(), two_each) << "after " << i + 1 << " operations";
+  }
+  for (const auto& [key, n] : uses) EXPECT_LE(n, 10) << key;
+  EXPECT_GE(uses.size(), 200u);  // 2000 ops, 10 per key
+  // No name is passed over for good: each shard uses its names in order, so the names used in a
+  // shard are all of that shard's names up to the newest one used.
+  const std::vector<std::string> all = pool.AllKeys();
+  const std::set<std::string> used(all.begin(), all.end());
+  std::map<uint64_t, int> newest;  // shard -> highest n used
+  for (const std::string& key : all) {
+    int& n = newest[shard_of(key)];
+    n = std::max(n, std::stoi(key.substr(2)));
+  }
+  for (int n = 0; n < 3000; ++n) {
+    const std::string key = "r/" + std::to_string(n);
+    if (n < newest[shard_of(key)]) {
+      EXPECT_TRUE(used.count(key)) << key << " passed over";
+    }
+  }
+}
+
+HistoryOp Answered(std::string f, std::string key, uint64_t shard, Outcome outcome = Outcome::kOk) {
+  HistoryOp op = Op(std::move(f), "v", outcome, 0, 1);
+  op.key = std::move(key);
+  op.shard = shard;
+  op.endpoint = "127.0.0.2:1";
+  return op;
+}
+
+TEST(ShardCheckTest, AnAnswerFromAShardTheRingDoesNotAssignIsMisrouted) {
+  std::string error;
+  const std::optional<kv::Ring> ring = kv::Ring::Build({1, 2, 3, 4}, 10, &error);
+  ASSERT_TRUE(ring.has_value()) << error;
+  std::string key = "k";
+  const uint64_t owner = ring->ShardFor(key);
+  const uint64_t other = owner % 4 + 1;
+  std::vector<HistoryOp> ops = {
+      Answered("write", key, owner), Answered("read", key, owner),
+      Answered("read", key, 0),                       // no X-Kv-Shard: not checked
+      Answered("write", key, other, Outcome::kFail),  // nothing applied: not checked
+      Answered("scan", "set/", other)};               // a scan spans shards: not checked
+  ShardCheckResult good = CheckShards(ops, *ring);
+  EXPECT_EQ(good.misrouted, 0u);
+  EXPECT_EQ(good.answers_checked, 2u);
+  EXPECT_EQ(good.touched, std::set<uint64_t>{owner});
+  ops.push_back(Answered("cas", key, other));
+  ShardCheckResult bad = CheckShards(ops, *ring);
+  EXPECT_EQ(bad.misrouted, 1u);
+  ASSERT_EQ(bad.examples.size(), 1u);
+  EXPECT_NE(bad.examples[0].find("answered by shard " + std::to_string(other)), std::string::npos)
+      << bad.examples[0];
+}
+
+TEST(LeadershipTest, BusiestLeaderAndTermSumOverShards) {
+  Leadership l;
+  l.shards[1] = {.leader = 2, .term = 3, .replicas = {1, 2, 3}};
+  l.shards[2] = {.leader = 3, .term = 5, .replicas = {2, 3, 4}};
+  l.shards[3] = {.leader = 3, .term = 2, .replicas = {3, 4, 5}};
+  l.shards[4] = {.leader = 0, .term = 0, .replicas = {4, 5, 1}};
+  EXPECT_EQ(l.Busiest(), 3u);
+  EXPECT_EQ(l.Led(3), 2);
+  EXPECT_EQ(l.Led(0), 0);
+  EXPECT_EQ(l.TermSum(), 10u);
+  Leadership one;  // one shard: its leader and term
+  one.shards[1] = {.leader = 4, .term = 9, .replicas = {}};
+  EXPECT_EQ(one.Busiest(), 4u);
+  EXPECT_EQ(one.TermSum(), 9u);
 }
 
 TEST(ReportTest, IsSelfContained) {

@@ -38,8 +38,8 @@ bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
       out << ",\"result\":" << JsonOptional(op.result);
     }
     if (!op.error.empty()) out << ",\"error\":" << JsonQuote(op.error);
-    out << ",\"endpoint\":" << JsonQuote(op.endpoint) << ",\"call_ns\":" << op.call_ns
-        << ",\"ret_ns\":" << op.ret_ns << "}\n";
+    out << ",\"endpoint\":" << JsonQuote(op.endpoint) << ",\"shard\":" << op.shard
+        << ",\"call_ns\":" << op.call_ns << ",\"ret_ns\":" << op.ret_ns << "}\n";
   }
   return static_cast<bool>(out);
 }

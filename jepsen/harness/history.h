@@ -30,6 +30,7 @@ struct HistoryOp {
   bool cas_mismatch = false;          // cas fail: 412, the comparison failed
   std::string error;                  // fail/unknown: why (status, API code, transport error)
   std::string endpoint;
+  uint64_t shard = 0;  // X-Kv-Shard of the answer: the shard that served it (0: none given)
   int64_t call_ns = 0;
   int64_t ret_ns = 0;
 };

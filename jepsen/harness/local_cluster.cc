@@ -88,6 +88,9 @@ bool LocalCluster::Start(int node) {
       "--peers",        peers,  "--http-peers",       http_peers,   "--http-listen",
       HttpAddress(node)};
   args.insert(args.end(), config_.extra_flags.begin(), config_.extra_flags.end());
+  if (auto it = config_.node_flags.find(node); it != config_.node_flags.end()) {
+    args.insert(args.end(), it->second.begin(), it->second.end());
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -194,6 +197,36 @@ void LocalCluster::StopAll() {
   }
 }
 
+const ShardView* NodeView::Find(uint64_t shard) const {
+  auto it = shards.find(shard);
+  return it == shards.end() ? nullptr : &it->second;
+}
+
+uint64_t Leadership::Busiest() const {
+  std::map<uint64_t, int> led;
+  for (const auto& [shard, lead] : shards) {
+    if (lead.leader != 0) led[lead.leader]++;
+  }
+  uint64_t best = 0;
+  int most = 0;
+  for (const auto& [node, count] : led) {
+    if (count > most) best = node, most = count;
+  }
+  return best;
+}
+
+int Leadership::Led(uint64_t node) const {
+  int led = 0;
+  for (const auto& [shard, lead] : shards) led += lead.leader == node && node != 0;
+  return led;
+}
+
+uint64_t Leadership::TermSum() const {
+  uint64_t sum = 0;
+  for (const auto& [shard, lead] : shards) sum += lead.term;
+  return sum;
+}
+
 NodeView LocalCluster::View(int node) const {
   NodeView view;
   view.node = node;
@@ -202,44 +235,68 @@ NodeView LocalCluster::View(int node) const {
   if (!st.ok()) return view;
   view.answered = true;
   for (const auto& sh : st.shards) {
-    if (sh.id != 1) continue;  // the first data shard (shard 0 is the meta shard)
-    view.leader = sh.leader;
-    view.term = sh.term;
-    view.applied_index = sh.applied_index;
+    if (sh.id == 0) continue;  // the meta shard
+    view.shards[sh.id] = ShardView{sh.leader, sh.term, sh.applied_index, sh.replicas};
   }
   return view;
 }
 
-std::pair<uint64_t, uint64_t> LocalCluster::LeaderAndTerm(const std::vector<int>& nodes) const {
-  std::pair<uint64_t, uint64_t> best{0, 0};
+Leadership LocalCluster::Leaders(const std::vector<int>& nodes) const {
+  Leadership out;
   for (int n : nodes) {
     NodeView v = View(n);
-    if (v.answered && v.leader != 0 && v.term >= best.second) best = {v.leader, v.term};
+    if (!v.answered) continue;
+    for (const auto& [shard, sv] : v.shards) {
+      Leadership::Lead& lead = out.shards[shard];
+      if (lead.replicas.empty()) lead.replicas = sv.replicas;
+      if (sv.leader != 0 && sv.term >= lead.term) {
+        lead.leader = sv.leader;
+        lead.term = sv.term;
+      }
+    }
+    out.views[static_cast<uint64_t>(n)] = std::move(v);
   }
-  return best;
+  return out;
+}
+
+std::pair<uint64_t, uint64_t> LocalCluster::LeaderAndTerm(const std::vector<int>& nodes) const {
+  const Leadership l = Leaders(nodes);
+  return {l.Busiest(), l.TermSum()};
 }
 
 uint64_t LocalCluster::WaitLeader(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto usable = [this](uint64_t node) {
+    return node >= 1 && node <= static_cast<uint64_t>(config_.nodes) &&
+           Running(static_cast<int>(node)) && !Paused(static_cast<int>(node));
+  };
   while (std::chrono::steady_clock::now() < deadline) {
-    uint64_t leader = 0;
-    bool agree = true;
-    for (int n = 1; n <= config_.nodes && agree; ++n) {
+    std::vector<int> up;
+    bool ready = true;
+    for (int n = 1; n <= config_.nodes; ++n) {
       if (!Running(n) || Paused(n)) continue;
-      NodeView v = View(n);
-      bool ready = ShortClient(HttpAddress(n), 500).Ready().ok();
-      if (!ready || !v.answered || v.leader == 0 || (leader != 0 && v.leader != leader)) {
-        agree = false;
+      up.push_back(n);
+      ready = ready && ShortClient(HttpAddress(n), 500).Ready().ok();
+    }
+    const Leadership l = Leaders(up);
+    bool agree = ready && l.views.size() == up.size() &&
+                 l.shards.size() == static_cast<size_t>(config_.shards);
+    for (const auto& [shard, lead] : l.shards) {
+      agree = agree && usable(lead.leader);
+      for (const auto& [node, view] : l.views) {
+        const ShardView* sv = view.Find(shard);
+        agree = agree && (sv == nullptr || sv->leader == lead.leader);
       }
-      leader = v.leader;
     }
-    if (agree && leader != 0 && Running(static_cast<int>(leader)) &&
-        !Paused(static_cast<int>(leader))) {
-      return leader;
-    }
+    if (agree) return l.Busiest();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return 0;
+}
+
+rpc::DirectoryResult LocalCluster::Directory(int node) const {
+  if (!Running(node) || Paused(node)) return rpc::DirectoryResult{};
+  return ShortClient(HttpAddress(node), 1000).Directory();
 }
 
 }  // namespace kvd::jepsen

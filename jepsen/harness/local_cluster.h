@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,13 +24,41 @@
 
 namespace kvd::jepsen {
 
-// What one node said about shard 1 in GET /v1/cluster.
+// What one node said about one data shard it hosts in GET /v1/cluster.
+struct ShardView {
+  uint64_t leader = 0;  // 0: unknown
+  uint64_t term = 0;
+  uint64_t applied_index = 0;
+  std::vector<uint64_t> replicas;
+};
+
+// What one node said in GET /v1/cluster about the data shards it hosts (shard 0, the meta shard
+// every node hosts, is left out).
 struct NodeView {
   int node = 0;
   bool answered = false;
-  uint64_t leader = 0;
-  uint64_t term = 0;
-  uint64_t applied_index = 0;
+  std::map<uint64_t, ShardView> shards;
+  const ShardView* Find(uint64_t shard) const;  // nullptr if the node does not host it
+};
+
+// Who leads the data shards, as a set of nodes reports it: per shard, the leader reported with
+// the highest term (a node may still name a leader that has died).
+struct Leadership {
+  struct Lead {
+    uint64_t leader = 0;
+    uint64_t term = 0;
+    std::vector<uint64_t> replicas;
+  };
+  std::map<uint64_t, Lead> shards;
+  std::map<uint64_t, NodeView> views;  // by node id: the answers this was built from
+
+  // The node leading the most shards (ties: the lowest id); 0 if none is known. With one data
+  // shard: its leader.
+  uint64_t Busiest() const;
+  int Led(uint64_t node) const;  // shards `node` leads
+  // The sum of the shards' leader terms: grows with every election in any shard. With one data
+  // shard: its term.
+  uint64_t TermSum() const;
 };
 
 class LocalCluster {
@@ -38,7 +67,9 @@ class LocalCluster {
     std::string kvd_path;
     std::string dir;  // output directory; node directories are created below it
     int nodes = 3;
-    std::vector<std::string> extra_flags;
+    int shards = 1;                        // data shards; kvd's --shards is in extra_flags
+    std::vector<std::string> extra_flags;  // for every node
+    std::map<int, std::vector<std::string>> node_flags;  // for one node, after extra_flags
   };
   explicit LocalCluster(Config config);
   ~LocalCluster();  // SIGKILLs (after SIGCONT) every process still running
@@ -46,6 +77,7 @@ class LocalCluster {
   LocalCluster& operator=(const LocalCluster&) = delete;
 
   int size() const { return config_.nodes; }
+  int shards() const { return config_.shards; }
   static std::string Ip(int node) { return "127.0.0." + std::to_string(node); }
   std::string HttpAddress(int node) const;
   std::vector<std::string> HttpAddresses() const;
@@ -62,11 +94,18 @@ class LocalCluster {
 
   // GET /v1/cluster from one node (short timeout); answered = false if it did not answer.
   NodeView View(int node) const;
-  // The leader with the highest term among the answers of `nodes`; {0,0} if none knows one.
+  // Who leads what, by the answers of `nodes`.
+  Leadership Leaders(const std::vector<int>& nodes) const;
+  // {Leaders(nodes).Busiest(), Leaders(nodes).TermSum()}: with one shard, its leader with the
+  // highest term among the answers and that term; {0, 0} if none knows one.
   std::pair<uint64_t, uint64_t> LeaderAndTerm(const std::vector<int>& nodes) const;
-  // Waits until every running, unpaused node answers /readyz and they agree on one running
-  // leader; returns it, or 0 after `timeout`.
+  // Waits until every running, unpaused node answers /readyz (it knows a leader for every shard
+  // it hosts), every data shard has a leader that all its reachable replicas agree on and that
+  // runs unpaused; returns the busiest leader, or 0 after `timeout`.
   uint64_t WaitLeader(std::chrono::milliseconds timeout) const;
+  // GET /v1/directory from one node (short timeout); not ok() if it did not answer or does not
+  // know the directory yet.
+  rpc::DirectoryResult Directory(int node) const;
 
  private:
   Config config_;

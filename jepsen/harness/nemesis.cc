@@ -89,17 +89,39 @@ void Nemesis::Run() {
   }
 }
 
-bool Nemesis::AwaitNewLeader(const std::vector<int>& faulty, double seconds, FaultRecord& record) {
+bool Nemesis::AwaitNewLeader(const std::vector<int>& faulty, const Leadership& before,
+                             double seconds, FaultRecord& record) {
   std::vector<int> others;
   for (int n = 1; n <= cluster_.size(); ++n) {
     if (!Contains(faulty, n)) others.push_back(n);
   }
+  // Shards that can elect without the faulty nodes: a majority of their replicas is elsewhere.
+  std::map<uint64_t, uint64_t> electable;  // shard -> its leader's term before the fault
+  for (const auto& [shard, term] : record.shards_led) {
+    auto it = before.shards.find(shard);
+    if (it == before.shards.end()) continue;
+    const auto& replicas = it->second.replicas;
+    const auto outside = std::count_if(replicas.begin(), replicas.end(),
+                                       [&](uint64_t r) { return !Contains(faulty, r); });
+    if (replicas.empty() || outside * 2 > static_cast<long>(replicas.size())) {
+      electable[shard] = term;
+    }
+  }
+  record.shards_electable = static_cast<int>(electable.size());
+  if (electable.empty()) return false;
   const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
   while (Clock::now() < deadline) {
-    auto [leader, term] = cluster_.LeaderAndTerm(others);
-    if (leader != 0 && !Contains(faulty, leader) && term > record.term_before) {
-      record.leader_after = leader;
-      record.term_after = term;
+    const Leadership now = cluster_.Leaders(others);
+    int moved = 0;
+    for (const auto& [shard, term] : electable) {
+      auto it = now.shards.find(shard);
+      moved += it != now.shards.end() && it->second.leader != 0 &&
+               !Contains(faulty, it->second.leader) && it->second.term > term;
+    }
+    record.shards_moved = moved;
+    if (moved == static_cast<int>(electable.size())) {
+      record.leader_after = now.Busiest();
+      record.term_after = now.TermSum();
       return true;
     }
     if (!Sleep(0.1)) return false;
@@ -107,9 +129,11 @@ bool Nemesis::AwaitNewLeader(const std::vector<int>& faulty, double seconds, Fau
   return false;
 }
 
-void Nemesis::InjectNetwork(FaultKind kind, int node, FaultRecord& rec, std::vector<int>& watch) {
+void Nemesis::InjectNetwork(FaultKind kind, int node, const Leadership& before, FaultRecord& rec,
+                            Topology& topology) {
   const int n = cluster_.size();
   const int leader = static_cast<int>(rec.leader_before);
+  std::vector<int> watch;  // for ring and bridge: the nodes cut off from the leader
   auto random_node = [&] { return static_cast<int>(rng_() % n) + 1; };
   if (kind == FaultKind::kLoss || kind == FaultKind::kDelay) {
     rec.on_leader = false;
@@ -124,16 +148,27 @@ void Nemesis::InjectNetwork(FaultKind kind, int node, FaultRecord& rec, std::vec
     }
     return;
   }
-  Topology topology;
   if (kind == FaultKind::kPartition) {
     std::string mode = rec.on_leader ? "isolate the leader" : "isolate a node";
     rec.targets = {node};
     const int minority = (n - 1) / 2;
     if (minority > 1 && leader != 0 && rng_() % 2 == 0) {
       rec.targets = {leader};  // the leader plus others, short of a majority
-      while (static_cast<int>(rec.targets.size()) < minority) {
+      // With several shards, prefer companions that leave some shard the leader leads a
+      // majority of its replicas outside, so that the cut can show a new leader there.
+      for (int tries = 0; static_cast<int>(rec.targets.size()) < minority; ++tries) {
         const int extra = random_node();
-        if (!Contains(rec.targets, extra)) rec.targets.push_back(extra);
+        if (Contains(rec.targets, extra)) continue;
+        std::vector<int> side = rec.targets;
+        side.push_back(extra);
+        bool electable = false;
+        for (const auto& [shard, lead] : before.shards) {
+          if (lead.leader != static_cast<uint64_t>(leader)) continue;
+          const auto inside = std::count_if(lead.replicas.begin(), lead.replicas.end(),
+                                            [&](uint64_t r) { return Contains(side, r); });
+          electable = electable || (lead.replicas.size() - inside) * 2 > lead.replicas.size();
+        }
+        if (electable || tries >= 4 * n) rec.targets.push_back(extra);
       }
       std::sort(rec.targets.begin(), rec.targets.end());
       rec.on_leader = true;
@@ -141,7 +176,6 @@ void Nemesis::InjectNetwork(FaultKind kind, int node, FaultRecord& rec, std::vec
     }
     topology = Isolate(rec.targets, n);
     topology.description = "partition (" + mode + ") " + topology.description;
-    if (!rec.on_leader) watch = rec.targets;
   } else if (kind == FaultKind::kRing) {
     std::vector<int> order;
     for (int i = 1; i <= n; ++i) order.push_back(i);
@@ -177,7 +211,7 @@ void Nemesis::InjectNetwork(FaultKind kind, int node, FaultRecord& rec, std::vec
   rec.injected = partitioner_ != nullptr && partitioner_->Cut(topology);
 }
 
-void Nemesis::NetworkEvidence(FaultKind kind, const std::vector<int>& watch, FaultRecord& rec) {
+void Nemesis::NetworkEvidence(FaultKind kind, const Topology& topology, FaultRecord& rec) {
   std::vector<int> all;
   for (int n = 1; n <= cluster_.size(); ++n) all.push_back(n);
   if (kind == FaultKind::kDelay) {
@@ -197,26 +231,35 @@ void Nemesis::NetworkEvidence(FaultKind kind, const std::vector<int>& watch, Fau
   for (int attempt = 0; attempt < 3 && !rec.acted; ++attempt) {
     if (attempt > 0 && !Sleep(0.2)) break;
     silent.clear();
-    auto [now_leader, term] = cluster_.LeaderAndTerm(all);
-    if (term > rec.term_before && now_leader != rec.leader_before) {
+    const Leadership now = cluster_.Leaders(all);
+    for (int node : all) {
+      if (!now.views.count(node)) silent += " n" + std::to_string(node);
+    }
+    if (now.TermSum() > rec.term_before && now.Busiest() != rec.leader_before) {
       rec.acted = true;
-      rec.evidence =
-          "leadership moved to n" + std::to_string(now_leader) + " term " + std::to_string(term);
+      rec.evidence = "leadership moved to n" + std::to_string(now.Busiest()) +
+                     (cluster_.shards() > 1 ? ", leader terms summed " : " term ") +
+                     std::to_string(now.TermSum());
       break;
     }
-    const NodeView lead =
-        now_leader != 0 ? cluster_.View(static_cast<int>(now_leader)) : NodeView{};
-    if (!lead.answered) silent += " leader";
-    for (int node : watch) {
-      if (rec.acted || node == static_cast<int>(now_leader)) continue;
-      const NodeView behind = cluster_.View(node);
-      if (!behind.answered) silent += " n" + std::to_string(node);
-      if (behind.answered && lead.answered && behind.applied_index < lead.applied_index) {
-        rec.acted = true;
-        rec.evidence = "n" + std::to_string(node) + ", cut off from the leader, applied " +
-                       std::to_string(behind.applied_index) + " vs leader n" +
-                       std::to_string(now_leader) + " applied " +
-                       std::to_string(lead.applied_index);
+    // A replica cut off from its shard's leader falls behind that leader.
+    for (const auto& [node, view] : now.views) {
+      for (const auto& [shard, replica] : view.shards) {
+        const uint64_t leader = now.shards.at(shard).leader;
+        if (rec.acted || leader == 0 || leader == node ||
+            Connected(topology, static_cast<int>(node), static_cast<int>(leader))) {
+          continue;
+        }
+        auto lead_view = now.views.find(leader);
+        const ShardView* lead =
+            lead_view == now.views.end() ? nullptr : lead_view->second.Find(shard);
+        if (lead != nullptr && replica.applied_index < lead->applied_index) {
+          rec.acted = true;
+          rec.evidence =
+              "n" + std::to_string(node) + ", cut off from the leader n" + std::to_string(leader) +
+              (cluster_.shards() > 1 ? " of shard " + std::to_string(shard) : "") + ", applied " +
+              std::to_string(replica.applied_index) + " vs " + std::to_string(lead->applied_index);
+        }
       }
     }
   }
@@ -225,7 +268,7 @@ void Nemesis::NetworkEvidence(FaultKind kind, const std::vector<int>& watch, Fau
     rec.evidence = "no leader was known when the cut started";
   }
   if (!rec.acted) {
-    rec.evidence = "no node cut off from the leader fell behind, leader unchanged" +
+    rec.evidence = "no node cut off from a leader fell behind, leader unchanged" +
                    (silent.empty() ? "" : " (no answer from" + silent + ")");
   }
   rec.evidence += "; " + std::to_string(dropped) + " packets dropped";
@@ -236,7 +279,9 @@ void Nemesis::Inject(FaultKind kind) {
   rec.kind = kind;
   std::vector<int> all;
   for (int n = 1; n <= cluster_.size(); ++n) all.push_back(n);
-  std::tie(rec.leader_before, rec.term_before) = cluster_.LeaderAndTerm(all);
+  const Leadership before = cluster_.Leaders(all);
+  rec.leader_before = before.Busiest();
+  rec.term_before = before.TermSum();
   const int leader = static_cast<int>(rec.leader_before);
   // Every other fault (the first included) hits the leader, so each run shows leader changes.
   const bool pick_leader = leader != 0 && (records_.size() % 2 == 0 || rng_() % 2 == 0);
@@ -245,13 +290,17 @@ void Nemesis::Inject(FaultKind kind) {
   std::uniform_real_distribution<double> hold_dist(options_.fault_min_s / 2,
                                                    options_.fault_max_s / 2);
   const double hold = hold_dist(rng_);
-  const std::string who = (rec.on_leader ? "leader n" : "node n") + std::to_string(node);
+  std::string who = (rec.on_leader ? "leader n" : "node n") + std::to_string(node);
+  if (cluster_.shards() > 1) {
+    who += " (leading " + std::to_string(before.Led(node)) + "/" +
+           std::to_string(cluster_.shards()) + " shards)";
+  }
   const bool network = kind != FaultKind::kKill && kind != FaultKind::kPause;
 
   rec.start_ns = SinceNs(start_);
-  std::vector<int> watch;  // nodes that should fall behind the leader during a network fault
+  Topology topology;  // the links a network fault cuts
   if (network) {
-    InjectNetwork(kind, node, rec, watch);
+    InjectNetwork(kind, node, before, rec, topology);
   } else if (kind == FaultKind::kKill) {
     rec.targets = {node};
     rec.description = "kill -9 " + who;
@@ -262,15 +311,31 @@ void Nemesis::Inject(FaultKind kind) {
     rec.injected = cluster_.Pause(node);
   }
   Log("start " + rec.description + " (leader before: n" + std::to_string(rec.leader_before) +
-      " term " + std::to_string(rec.term_before) + ")" + (rec.injected ? "" : " INJECTION FAILED"));
+      (cluster_.shards() > 1 ? ", leader terms summed " : " term ") +
+      std::to_string(rec.term_before) + ")" + (rec.injected ? "" : " INJECTION FAILED"));
 
+  for (const auto& [shard, lead] : before.shards) {
+    if (TargetsLeader(kind) && Contains(rec.targets, lead.leader)) {
+      rec.shards_led[shard] = lead.term;
+    }
+  }
   const auto hold_until = Clock::now() + std::chrono::duration<double>(hold);
   if (rec.injected && rec.on_leader) {
-    // Hold at least `hold`, longer (up to 15 s) until the rest elected a new leader.
-    rec.acted = AwaitNewLeader(rec.targets, 15, rec);
-    rec.evidence = rec.acted ? "new leader n" + std::to_string(rec.leader_after) + " term " +
-                                   std::to_string(rec.term_after)
-                             : "no new leader observed";
+    // Hold at least `hold`, longer (up to 15 s) until the rest elected new leaders.
+    rec.acted = AwaitNewLeader(rec.targets, before, 15, rec);
+    const std::string moved =
+        std::to_string(rec.shards_moved) + " of the " + std::to_string(rec.shards_electable) +
+        " shards that kept a majority elsewhere (of " + std::to_string(rec.shards_led.size()) +
+        " led by " + NodeList(rec.targets) + ")";
+    if (cluster_.shards() == 1) {
+      rec.evidence = rec.acted ? "new leader n" + std::to_string(rec.leader_after) + " term " +
+                                     std::to_string(rec.term_after)
+                               : "no new leader observed";
+    } else {
+      rec.evidence = rec.acted ? "new leaders in " + moved + " (busiest leader now n" +
+                                     std::to_string(rec.leader_after) + ")"
+                               : "new leaders observed in only " + moved;
+    }
   } else if (rec.injected && kind == FaultKind::kKill) {
     rec.acted = true;
     rec.evidence = "process died of SIGKILL";
@@ -280,7 +345,7 @@ void Nemesis::Inject(FaultKind kind) {
   }
   const double left = std::chrono::duration<double>(hold_until - Clock::now()).count();
   if (left > 0) Sleep(left);
-  if (rec.injected && network && !rec.on_leader) NetworkEvidence(kind, watch, rec);
+  if (rec.injected && network && !rec.on_leader) NetworkEvidence(kind, topology, rec);
   if (rec.leader_after == 0) {
     std::tie(rec.leader_after, rec.term_after) = cluster_.LeaderAndTerm(all);
   }

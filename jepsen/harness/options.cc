@@ -48,6 +48,10 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--nodes", o.nodes, "Cluster size")
       ->check(CLI::IsMember({3, 5}))
       ->capture_default_str();
+  app.add_option("--shards", o.shards,
+                 "Data shards (kvd --shards; --replication 3, or every node with one shard)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--workload", workload, "register | set")
       ->check(CLI::IsMember({"register", "set"}))
       ->capture_default_str();
@@ -93,6 +97,12 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--kvd-arg", o.kvd_args,
                  "Extra flag for every kvd, repeatable (e.g. --kvd-arg=--compact-every=50)")
       ->allow_extra_args(false);
+  app.add_option("--misconfigure-node", o.misconfigure_node,
+                 "Start this node (1..nodes) with the --misconfigure-arg flags too");
+  app.add_option("--misconfigure-arg", o.misconfigure_args,
+                 "Extra flag for the --misconfigure-node only, repeatable "
+                 "(e.g. --misconfigure-arg=--vnodes=101)")
+      ->allow_extra_args(false);
   app.add_option("--checker-budget", o.checker_budget_s, "Checker time budget (s)")
       ->capture_default_str();
   try {
@@ -120,6 +130,12 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   }
   if (o.fault_max_s < o.fault_min_s || o.fault_min_s < 1) {
     std::fprintf(stderr, "--fault-min/--fault-max: need 1 <= min <= max\n");
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (o.misconfigure_node < 0 || o.misconfigure_node > o.nodes ||
+      (o.misconfigure_node == 0) != o.misconfigure_args.empty()) {
+    std::fprintf(stderr, "--misconfigure-node N (1..--nodes) and --misconfigure-arg go together\n");
     *exit_code = 2;
     return std::nullopt;
   }

@@ -28,6 +28,10 @@ bool TargetsLeader(FaultKind f);
 
 struct Options {
   int nodes = 3;
+  // Data shards (kvd --shards, with --replication 3; with one shard, --replication = nodes).
+  // Above 1, "the leader" a nemesis targets is the node leading the most shards, and the
+  // register workload keeps at least 2 keys per shard in use.
+  int shards = 1;
   Workload workload = Workload::kRegister;
   std::vector<FaultKind> nemeses;  // empty: no faults
   double time_s = 30;              // length of the faulty phase
@@ -50,6 +54,10 @@ struct Options {
   // Exit 0 only if an anomaly is found: proves a planted-bug build of kvd is caught.
   bool expect_anomaly = false;
   std::vector<std::string> kvd_args;  // extra flags for every kvd
+  // Node started with extra flags after the shared ones (0: none), e.g. --vnodes=101: a node
+  // whose configuration disagrees with the rest's.
+  int misconfigure_node = 0;
+  std::vector<std::string> misconfigure_args;
 };
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.

@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +21,7 @@
 #include "jepsen/harness/partitioner.h"
 #include "jepsen/harness/report.h"
 #include "jepsen/harness/set_check.h"
+#include "jepsen/harness/shard_check.h"
 #include "jepsen/harness/summary.h"
 #include "jepsen/harness/workload.h"
 
@@ -77,6 +80,22 @@ std::string DefaultOutDir() {
   return std::string("jepsen-out/") + stamp;
 }
 
+// Replicas per data shard: 3 when there are several shards; with one, every node (the group
+// whose leader the nemeses chase then spans the cluster, as the topologies assume).
+int Replication(const Options& o) { return o.shards > 1 ? 3 : o.nodes; }
+
+// Polls `node` for the committed directory (a node answers 503 until its meta shard applied
+// one), up to `seconds` or an interruption.
+rpc::DirectoryResult WaitDirectory(const LocalCluster& cluster, int node, double seconds) {
+  const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+  rpc::DirectoryResult d = cluster.Directory(node);
+  while (!(d.ok() && d.version > 0) && !g_interrupted && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    d = cluster.Directory(node);
+  }
+  return d;
+}
+
 // Sleeps up to `seconds`, waking early when interrupted.
 void Wait(double seconds) {
   const auto until = Clock::now() + std::chrono::duration<double>(seconds);
@@ -105,14 +124,29 @@ int Run(const Options& o) {
     std::filesystem::remove_all(dir + "/node" + std::to_string(i));
     std::filesystem::remove(dir + "/node" + std::to_string(i) + ".log");
   }
-  std::cout << "kvd_jepsen: " << WorkloadName(o.workload) << " on " << o.nodes << " nodes, seed "
-            << o.seed << ", output " << dir << std::endl;
+  std::string misconfigured;
+  for (const std::string& arg : o.misconfigure_args) misconfigured += " " + arg;
+  std::cout << "kvd_jepsen: " << WorkloadName(o.workload) << " on " << o.nodes << " nodes, "
+            << o.shards << (o.shards == 1 ? " shard" : " shards")
+            << (o.misconfigure_node != 0
+                    ? ", n" + std::to_string(o.misconfigure_node) + " with" + misconfigured
+                    : "")
+            << ", seed " << o.seed << ", output " << dir << std::endl;
 
-  std::vector<std::string> kvd_flags = {
-      "--tick-ms", std::to_string(o.tick_ms), "--election-ticks",
-      "10",        "--request-timeout-ms",    std::to_string(o.kvd_request_timeout_ms)};
+  std::vector<std::string> kvd_flags = {"--tick-ms",
+                                        std::to_string(o.tick_ms),
+                                        "--election-ticks",
+                                        "10",
+                                        "--request-timeout-ms",
+                                        std::to_string(o.kvd_request_timeout_ms),
+                                        "--shards",
+                                        std::to_string(o.shards),
+                                        "--replication",
+                                        std::to_string(Replication(o))};
   kvd_flags.insert(kvd_flags.end(), o.kvd_args.begin(), o.kvd_args.end());
-  LocalCluster cluster({o.kvd_path, dir, o.nodes, kvd_flags});
+  std::map<int, std::vector<std::string>> node_flags;
+  if (o.misconfigure_node != 0) node_flags[o.misconfigure_node] = o.misconfigure_args;
+  LocalCluster cluster({o.kvd_path, dir, o.nodes, o.shards, kvd_flags, node_flags});
   std::vector<FaultKind> kinds = o.nemeses;
   std::vector<uint16_t> ports;
   for (int i = 1; i <= o.nodes; ++i) ports.push_back(cluster.PeerPort(i));
@@ -134,11 +168,37 @@ int Run(const Options& o) {
     return 2;
   }
 
+  // The oracle of key ownership (shard_check.h): the committed directory as a node started with
+  // the shared flags reports it (the lowest-numbered one).
+  const int oracle_node = o.misconfigure_node == 1 ? 2 : 1;
+  const rpc::DirectoryResult directory = WaitDirectory(cluster, oracle_node, 30);
+  std::string ring_error = "n" + std::to_string(oracle_node) + " answered no directory";
+  const std::optional<kv::Ring> ring =
+      directory.ok() ? RingOf(directory, &ring_error) : std::nullopt;
+  if (!ring || directory.shards.size() != static_cast<size_t>(o.shards)) {
+    std::cerr << "kvd_jepsen: no usable directory (" << (ring ? LayoutOf(directory) : ring_error)
+              << ", --shards " << o.shards << "); see " << dir << "/node*.log" << std::endl;
+    return 2;
+  }
+  summary.layout = LayoutOf(directory);
+  summary.directory_terms_before = LeaderTermSum(directory);
+  for (int n = 1; n <= o.nodes; ++n) {
+    const rpc::DirectoryResult theirs = cluster.Directory(n);
+    if (theirs.ok() && LayoutOf(theirs) != summary.layout) {
+      summary.notes.push_back("n" + std::to_string(n) + "'s directory has " + LayoutOf(theirs) +
+                              ", n" + std::to_string(oracle_node) + "'s " + summary.layout);
+    }
+  }
+
   History history;
   const Clock::time_point start = Clock::now();
   Nemesis nemesis(o, kinds, cluster, partitioner.get(), netem.get(), start, dir + "/nemesis.log");
-  nemesis.Log("cluster up, leader n" + std::to_string(first_leader));
-  Workers workers(o, cluster.HttpAddresses(), history, start);
+  nemesis.Log("cluster up, leader n" + std::to_string(first_leader) + ", directory v" +
+              std::to_string(directory.version) + ": " + summary.layout);
+  for (const std::string& note : summary.notes) nemesis.Log("note: " + note);
+  ShardOf shard_of = nullptr;
+  if (o.shards > 1) shard_of = [&ring](const std::string& key) { return ring->ShardFor(key); };
+  Workers workers(o, cluster.HttpAddresses(), history, start, shard_of);
   workers.Start();
   nemesis.Start();
   Wait(o.warmup_s + o.time_s);
@@ -165,9 +225,17 @@ int Run(const Options& o) {
     summary.final_reads = 1;
     summary.final_reads_failed = summary.set_result->final_read_ok ? 0 : 1;
   }
+  const rpc::DirectoryResult directory_after = WaitDirectory(cluster, oracle_node, 5);
+  if (directory_after.ok()) {
+    summary.directory_terms_after = LeaderTermSum(directory_after);
+    nemesis.Log("after healing: directory v" + std::to_string(directory_after.version) +
+                ", leader terms summed " + std::to_string(summary.directory_terms_before) + " -> " +
+                std::to_string(summary.directory_terms_after));
+  }
   cluster.StopAll();
 
   const std::vector<HistoryOp> ops = history.Snapshot();
+  summary.shard_check = CheckShards(ops, *ring);
   WriteJsonl(ops, dir + "/history.jsonl");
   summary.Count(ops);
   summary.faults = nemesis.records();
@@ -196,7 +264,15 @@ int Run(const Options& o) {
                                 " did not catch up with every acknowledged add");
   }
 
-  // Non-vacuity: throughput before faults, faults that acted, final operations that succeeded.
+  if (summary.shard_check->misrouted > 0) {
+    summary.anomalies.push_back(std::to_string(summary.shard_check->misrouted) +
+                                " answers came from a shard the directory does not assign the "
+                                "key to, e.g. " +
+                                summary.shard_check->examples[0]);
+  }
+
+  // Non-vacuity: throughput before faults, faults that acted, final operations that succeeded,
+  // every shard exercised.
   int64_t first_fault_ns = static_cast<int64_t>((o.warmup_s + o.time_s) * 1e9);
   if (!summary.faults.empty()) first_fault_ns = summary.faults.front().start_ns;
   size_t ok_before = 0;
@@ -218,6 +294,10 @@ int Run(const Options& o) {
   const bool hits_leader = std::any_of(kinds.begin(), kinds.end(), TargetsLeader);
   if (hits_leader && summary.leader_changes == 0)
     summary.vacuity.push_back("no leader change observed");
+  if (summary.shard_check->touched.size() < static_cast<size_t>(o.shards))
+    summary.vacuity.push_back("ok answers came from only " +
+                              std::to_string(summary.shard_check->touched.size()) + " of " +
+                              std::to_string(o.shards) + " shards");
   if (summary.final_reads_failed > 0)
     summary.vacuity.push_back(std::to_string(summary.final_reads_failed) +
                               " final reads failed after healing");
@@ -236,7 +316,8 @@ int Run(const Options& o) {
   }
   summary.WriteJson(dir + "/summary.json");
   ReportInput report{"kvd jepsen: " + std::string(WorkloadName(o.workload)) + ", " +
-                         std::to_string(o.nodes) + " nodes",
+                         std::to_string(o.nodes) + " nodes, " + std::to_string(o.shards) +
+                         (o.shards == 1 ? " shard" : " shards"),
                      lines,
                      summary.ExitCode() == 0,
                      &ops,

@@ -2,6 +2,7 @@
 
 #include "jepsen/harness/summary.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -66,6 +67,18 @@ std::vector<std::string> Summary::Lines() const {
   for (const FaultRecord& f : faults) acted += f.acted ? 1 : 0;
   l.push_back("faults: " + std::to_string(faults.size()) + " injected, " + std::to_string(acted) +
               " visibly acted, " + std::to_string(leader_changes) + " leader changes observed");
+  if (shard_check) {
+    l.push_back("shards: " + std::to_string(options->shards) + " (" + layout +
+                "); ok answers from " + std::to_string(shard_check->touched.size()) + " shards, " +
+                std::to_string(shard_check->misrouted) + " of " +
+                std::to_string(shard_check->answers_checked) +
+                " from a shard the directory does not assign; elections over all shards " +
+                std::to_string(directory_terms_after -
+                               std::min(directory_terms_after, directory_terms_before)) +
+                " (leader terms summed " + std::to_string(directory_terms_before) + " -> " +
+                std::to_string(directory_terms_after) + ")");
+  }
+  for (const std::string& n : notes) l.push_back("note: " + n);
   l.push_back("after healing: leader n" + std::to_string(leader_after_heal) + ", final reads " +
               std::to_string(final_reads - final_reads_failed) + "/" + std::to_string(final_reads) +
               " ok");
@@ -108,7 +121,16 @@ bool Summary::WriteJson(const std::string& path) const {
       << ",\n  \"concurrency\": " << options->concurrency << ",\n  \"ops\": {\"total\": " << ops
       << ", \"ok\": " << ok << ", \"failed\": " << failed << ", \"unknown\": " << unknown
       << "},\n  \"ops_per_s_before_faults\": " << ops_per_s_before_faults
-      << ",\n  \"leader_changes\": " << leader_changes << ",\n  \"faults\": [";
+      << ",\n  \"leader_changes\": " << leader_changes
+      << ",\n  \"shards\": {\"count\": " << options->shards << ", \"layout\": " << JsonQuote(layout)
+      << ", \"leader_terms_before\": " << directory_terms_before
+      << ", \"leader_terms_after\": " << directory_terms_after;
+  if (shard_check) {
+    out << ", \"touched\": " << shard_check->touched.size()
+        << ", \"answers_checked\": " << shard_check->answers_checked
+        << ", \"misrouted\": " << shard_check->misrouted;
+  }
+  out << "},\n  \"misconfigured_node\": " << options->misconfigure_node << ",\n  \"faults\": [";
   for (size_t i = 0; i < faults.size(); ++i) {
     const FaultRecord& f = faults[i];
     out << (i ? "," : "") << "\n    {\"kind\": " << JsonQuote(FaultName(f.kind))
@@ -120,7 +142,8 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"cut_short\": " << (f.cut_short ? "true" : "false")
         << ", \"evidence\": " << JsonQuote(f.evidence) << ", \"leader_before\": " << f.leader_before
         << ", \"term_before\": " << f.term_before << ", \"leader_after\": " << f.leader_after
-        << ", \"term_after\": " << f.term_after << "}";
+        << ", \"term_after\": " << f.term_after << ", \"shards_led\": " << f.shards_led.size()
+        << ", \"shards_moved\": " << f.shards_moved << "}";
   }
   out << "],\n  \"final_reads\": {\"total\": " << final_reads
       << ", \"failed\": " << final_reads_failed << ", \"leader\": " << leader_after_heal << "}";

@@ -15,6 +15,7 @@
 #include "jepsen/harness/nemesis.h"
 #include "jepsen/harness/options.h"
 #include "jepsen/harness/set_check.h"
+#include "jepsen/harness/shard_check.h"
 
 namespace kvd::jepsen {
 
@@ -27,6 +28,12 @@ struct Summary {
   double ops_per_s_before_faults = 0;
   std::vector<FaultRecord> faults;
   int leader_changes = 0;
+  std::string layout;  // of the directory used as the ownership oracle (shard_check.h)
+  // The data shards' leader terms summed in the directory, when the workload started and after
+  // healing: their difference counts elections over every shard that reached the directory.
+  uint64_t directory_terms_before = 0, directory_terms_after = 0;
+  std::optional<ShardCheckResult> shard_check;
+  std::vector<std::string> notes;  // worth reading, not a verdict (e.g. nodes' layouts differ)
   uint64_t leader_after_heal = 0;
   int final_reads = 0, final_reads_failed = 0;
   std::optional<lincheck::CheckResult> register_result;

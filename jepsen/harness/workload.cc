@@ -2,27 +2,81 @@
 
 #include "jepsen/harness/workload.h"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 
 namespace kvd::jepsen {
 
-KeyPool::KeyPool(int active, int ops_per_key) : ops_per_key_(ops_per_key) {
+int ActiveRegisterKeys(const Options& options) {
+  return options.shards > 1 ? std::max(options.active_keys, 2 * options.shards)
+                            : options.active_keys;
+}
+
+KeyPool::KeyPool(int active, int ops_per_key, ShardOf shard_of, int shards)
+    : ops_per_key_(ops_per_key), shard_of_(std::move(shard_of)), shards_(std::max(shards, 1)) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int i = 0; i < active; ++i) active_.push_back({Fresh(), 0});
 }
 
 std::string KeyPool::Fresh() {
-  all_.push_back("r/" + std::to_string(all_.size()));
-  return all_.back();
+  if (!shard_of_) {
+    all_.push_back("r/" + std::to_string(next_name_++));
+    return all_.back();
+  }
+  // Shards no key has landed in yet have none in use.
+  int fewest = in_use_.size() < shards_ ? 0 : std::numeric_limits<int>::max();
+  for (const auto& [shard, count] : in_use_) fewest = std::min(fewest, count);
+  auto needy = [&](uint64_t shard) {
+    auto it = in_use_.find(shard);
+    return it == in_use_.end() || it->second <= fewest;
+  };
+  std::string key;
+  uint64_t shard = 0;
+  // The oldest name passed over before, in a shard with the fewest keys in use.
+  const std::pair<uint64_t, std::string>* oldest = nullptr;
+  for (const auto& [s, names] : spare_) {
+    if (!names.empty() && needy(s) && (oldest == nullptr || names.front().first < oldest->first)) {
+      oldest = &names.front();
+      shard = s;
+    }
+  }
+  if (oldest != nullptr) {
+    key = oldest->second;
+    spare_[shard].pop_front();
+  } else {
+    // Else new names, setting aside those of other shards (bounded: names spread over the
+    // shards, so this ends after a few dozen).
+    for (int tries = 0; tries < 10000; ++tries) {
+      const uint64_t n = next_name_++;
+      key = "r/" + std::to_string(n);
+      shard = shard_of_(key);
+      if (needy(shard)) break;
+      if (spare_[shard].size() < kMaxSpare) spare_[shard].emplace_back(n, key);
+    }
+  }
+  in_use_[shard]++;
+  all_.push_back(key);
+  return key;
 }
 
 std::string KeyPool::Next(uint64_t random) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = active_[random % active_.size()];
   std::string key = slot.first;
-  if (++slot.second >= ops_per_key_) slot = {Fresh(), 0};
+  if (++slot.second >= ops_per_key_) {
+    if (shard_of_) in_use_[shard_of_(key)]--;
+    slot = {Fresh(), 0};
+  }
   return key;
+}
+
+std::vector<std::string> KeyPool::ActiveKeys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, ops] : active_) keys.push_back(key);
+  return keys;
 }
 
 std::vector<std::string> KeyPool::AllKeys() const {
@@ -33,6 +87,7 @@ std::vector<std::string> KeyPool::AllKeys() const {
 void Classify(const rpc::Result& r, HistoryOp& op) {
   using lincheck::Outcome;
   op.endpoint = r.endpoint;
+  op.shard = r.shard.value_or(0);
   if (r.ok() || (op.f == "read" && r.not_found())) {
     op.outcome = Outcome::kOk;
     return;
@@ -52,12 +107,12 @@ void Classify(const rpc::Result& r, HistoryOp& op) {
 }
 
 Workers::Workers(const Options& options, std::vector<std::string> endpoints, History& history,
-                 Clock::time_point start)
+                 Clock::time_point start, ShardOf shard_of)
     : options_(options),
       endpoints_(std::move(endpoints)),
       history_(history),
       start_(start),
-      keys_(options.active_keys, options.ops_per_key),
+      keys_(ActiveRegisterKeys(options), options.ops_per_key, std::move(shard_of), options.shards),
       next_process_(options.concurrency) {}
 
 Workers::~Workers() { Stop(); }

@@ -22,6 +22,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,25 +43,45 @@ inline int64_t SinceNs(Clock::time_point start) {
 
 inline constexpr char kSetPrefix[] = "set/";
 
+// The shard a key belongs to (by the cluster's committed directory); must be thread-safe.
+using ShardOf = std::function<uint64_t(const std::string& key)>;
+
+// How many register keys are in use at a time: --active-keys, and with several shards at least
+// two per shard.
+int ActiveRegisterKeys(const Options& options);
+
 // The register keys in use; hands out a key per operation and retires keys that are used up.
+// Keys are "r/<n>". With `shard_of` (placing keys in `shards` shards), a fresh key is the oldest
+// name not used yet that lands in a shard with the fewest keys in use, so the keys in use cover
+// the shards evenly and every name up to the newest is used in turn (names passed over wait in
+// `spare_`, at most kMaxSpare per shard).
 class KeyPool {
  public:
-  KeyPool(int active, int ops_per_key);
+  KeyPool(int active, int ops_per_key, ShardOf shard_of = nullptr, int shards = 1);
   std::string Next(uint64_t random);
-  std::vector<std::string> AllKeys() const;
+  std::vector<std::string> AllKeys() const;     // every key handed out or in use, oldest first
+  std::vector<std::string> ActiveKeys() const;  // the keys in use now
 
  private:
   std::string Fresh();  // REQUIRES(mu_)
   const int ops_per_key_;
+  const ShardOf shard_of_;
+  const size_t shards_;
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, int>> active_;  // GUARDED_BY(mu_); key, ops handed out
   std::vector<std::string> all_;                     // GUARDED_BY(mu_)
+  static constexpr size_t kMaxSpare = 1024;
+  std::map<uint64_t, int> in_use_;  // GUARDED_BY(mu_); shard -> active keys
+  // GUARDED_BY(mu_); shard -> names of it passed over, oldest first: (n, "r/<n>")
+  std::map<uint64_t, std::deque<std::pair<uint64_t, std::string>>> spare_;
+  uint64_t next_name_ = 0;  // GUARDED_BY(mu_)
 };
 
 class Workers {
  public:
+  // `shard_of`: see KeyPool (null: keys are not placed by shard).
   Workers(const Options& options, std::vector<std::string> endpoints, History& history,
-          Clock::time_point start);
+          Clock::time_point start, ShardOf shard_of = nullptr);
   ~Workers();  // stops and joins
   void Start();
   void Stop();
