@@ -21,6 +21,8 @@ enum class CrashPoint {
   kAfterCompactionSync,   // kvdb synced for a compaction; raftdb not yet compacted
   kAfterCompaction,       // raftdb compacted
   kAfterBoot,             // the node recovered its stores and recorded this boot
+  kOpenFailed,  // Open failed after opening a store, which it closes next (not a crash: a
+                // simulator holding LevelDB's background work must release it here)
 };
 const char* CrashPointName(CrashPoint p);
 

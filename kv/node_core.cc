@@ -106,6 +106,8 @@ const char* CrashPointName(CrashPoint p) {
       return "after-compaction";
     case CrashPoint::kAfterBoot:
       return "after-boot";
+    case CrashPoint::kOpenFailed:
+      return "open-failed";
   }
   return "?";
 }
@@ -136,12 +138,17 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
   impl->cfg = cfg;
   impl->transport = transport;
   impl->directory = provisional;
+  // A failure closes the stores opened so far: the hook hears of it first (node_config.h).
+  auto failed = [&impl](raft::Status status) {
+    impl->Crash(CrashPoint::kOpenFailed);
+    return status;
+  };
   raft::Status s = RaftLogStore::Open(cfg.data_dir + "/raftdb", cfg.env, &impl->raftdb);
-  if (!s.ok()) return s;
+  if (!s.ok()) return failed(s);
   s = KvStore::Open(cfg.data_dir + "/kvdb", cfg.env, &impl->kvdb, cfg.session_ttl_ms);
-  if (!s.ok()) return s;
+  if (!s.ok()) return failed(s);
   s = impl->raftdb->RecordBoot(&impl->boot);
-  if (!s.ok()) return s;
+  if (!s.ok()) return failed(s);
   KVD_CHECK_MSG(impl->boot < (uint64_t{1} << (64 - kRequestSeqBits)), "boot count exhausted");
 
   uint64_t seed = cfg.random_seed;
@@ -177,14 +184,14 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     raftpb::HardState hs;
     raftpb::ConfState cs;
     s = r->log->InitialState(&hs, &cs);
-    if (!s.ok()) return s;
+    if (!s.ok()) return failed(s);
     if (cs.voters().empty() && cs.voters_outgoing().empty()) {
       s = Bootstrap(*impl->raftdb, *r->log, initial_conf);
-      if (!s.ok()) return s;
+      if (!s.ok()) return failed(s);
     }
     if (ReconcileOnOpen()) {
       s = ReconcileWithStateMachine(*impl->raftdb, *r->log, r->sm->applied());
-      if (!s.ok()) return s;
+      if (!s.ok()) return failed(s);
     }
     raft::Config rc;
     rc.id = cfg.node_id;
@@ -198,7 +205,7 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     rc.applied = r->log->snapshot_metadata().index();
     rc.random_seed = seed + shard;
     s = raft::RawNode::Create(rc, &r->raw);
-    if (!s.ok()) return s;
+    if (!s.ok()) return failed(s);
     r->soft = r->raw->GetStatus().soft_state;
     r->last_compacted = r->log->snapshot_metadata().index();
     r->applied_index = r->sm->applied().index();
@@ -550,6 +557,9 @@ void CoreImpl::RefreshStatus() {
     ready = ready && ss.leader != 0;
     st.shards.push_back(std::move(ss));
   }
+  // Ready = this node can route and serve: it applied the cluster's directory, and knows a
+  // leader for every shard it hosts.
+  ready = ready && st.directory_version != 0;
   std::lock_guard<std::mutex> lock(status_mu);
   status_cache = std::move(st);
   ready_cache = ready;

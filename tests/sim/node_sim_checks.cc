@@ -79,7 +79,8 @@ void NodeSim::FinalReads() {
     const std::string key = "k" + std::to_string(k);
     bool ok = false;
     const int64_t deadline = q_.now() + 10000;
-    for (int attempt = 0; !ok && !failed() && q_.now() < deadline; ++attempt) {
+    for (int attempt = 0; !ok && !failed() && !q_.empty() && q_.now() < deadline && attempt < 100;
+         ++attempt) {
       auto it = nodes_.begin();
       std::advance(it, (static_cast<size_t>(k) + static_cast<size_t>(attempt)) % nodes_.size());
       SimNode& node = *it->second;

@@ -32,6 +32,12 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   cfg.wall_ms = [this, offset] { return 1'000'000'000'000 + offset + q_.now(); };
   const uint64_t id = n.id;
   cfg.crash_point = [this, id](kv::CrashPoint point) {
+    if (point == kv::CrashPoint::kOpenFailed) {
+      // Not a crash: Open is about to close its stores and report why. LevelDB's close waits
+      // for held background work, so it is released (the run fails on the error anyway).
+      nodes_.at(id)->env->HoldBackgroundWork(false);
+      return;
+    }
     // Rare points (a snapshot install, a compaction, a restart) are where crashes matter most.
     const double weight =
         point == kv::CrashPoint::kAfterLogWrite || point == kv::CrashPoint::kAfterApply ? 1.0
@@ -71,6 +77,7 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
 void NodeSim::Start(SimNode& n) {
   n.restart_scheduled = false;
   std::unique_ptr<kv::NodeCore> core;
+  n.env->HoldBackgroundWork(true);
   try {
     raft::Status s = kv::NodeCore::Open(ConfigFor(n), n.transport.get(), &core);
     if (!s.ok()) {
