@@ -61,7 +61,8 @@ void PendingRead::Serve(const ShardStateMachine& sm) {
   get_done(std::move(resp));
 }
 
-void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries) {
+void CoreImpl::StageCommitted(Replica& r, const std::vector<raftpb::Entry>& entries,
+                              leveldb::WriteBatch* batch, std::vector<AppliedCommand>* applied) {
   // After a restart, entries the state machine already holds come again: their data is skipped,
   // but membership changes must reach the Raft core again.
   const uint64_t held = r.sm->applied().index();
@@ -79,11 +80,15 @@ void CoreImpl::ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entr
     }
   }
   const std::vector<raftpb::Entry>& to_apply = replay ? fresh : entries;
-  std::vector<AppliedCommand> applied;
-  raft::Status s = r.sm->Apply(
-      to_apply, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, &applied);
+  raft::Status s = r.sm->Stage(
+      to_apply, [&](const raftpb::ConfChange& cc) { return r.raw->ApplyConfChange(cc); }, applied,
+      batch);
   KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
   counters.applied_entries += to_apply.size();
+}
+
+void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& entries,
+                               const std::vector<AppliedCommand>& applied) {
   if (r.shard == kMetaShard && !applied.empty()) LoadDirectory();
   for (const auto& a : applied) {
     // A command counts as activity; a leader's clock entry does not (an idle group quiesces).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "kv/db_util.h"
 #include "kv/node_impl.h"
 #include "raft/check.h"
 
@@ -160,14 +161,27 @@ void CoreImpl::NoteOwnSlots(Replica& r, const std::vector<raftpb::Entry>& entrie
 }
 
 void CoreImpl::ApplyAndAnswer(std::vector<Work>& work) {
+  // Every shard's committed entries go into ONE kvdb batch (one LevelDB write, not one per
+  // shard); nothing is answered or served until it is written.
+  leveldb::WriteBatch batch;
+  std::vector<std::vector<AppliedCommand>> results(work.size());
   bool applied = false;
-  for (auto& w : work) {
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
+    if (w.rd.soft_state) ObserveSoftState(*w.r, *w.rd.soft_state);
+    if (w.rd.committed_entries.empty()) continue;
+    StageCommitted(*w.r, w.rd.committed_entries, &batch, &results[i]);
+    applied = true;
+  }
+  if (applied) {
+    raft::Status s = FromLevelDb(kvdb->db()->Write(leveldb::WriteOptions(), &batch), "kvdb apply");
+    KVD_CHECK_MSG(s.ok(), "apply failed: " << s.ToString());
+    for (auto& w : work) w.r->sm->CommitStaged();
+  }
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
     Replica& r = *w.r;
-    if (w.rd.soft_state) ObserveSoftState(r, *w.rd.soft_state);
-    if (!w.rd.committed_entries.empty()) {
-      ApplyCommitted(r, w.rd.committed_entries);
-      applied = true;
-    }
+    if (!w.rd.committed_entries.empty()) AnswerCommitted(r, w.rd.committed_entries, results[i]);
     for (const auto& rs : w.rd.read_states) {
       auto it = reads.find(RequestIdFromContext(rs.request_ctx));
       if (it == reads.end()) continue;

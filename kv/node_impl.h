@@ -228,7 +228,11 @@ struct CoreImpl {
   void LogIfSlow(const RoundPhases& phases);
 
   // node_apply.cc
-  void ApplyCommitted(Replica& r, const std::vector<raftpb::Entry>& entries);
+  // Apply is staged per shard into one kvdb batch per round, then answered once it is written.
+  void StageCommitted(Replica& r, const std::vector<raftpb::Entry>& entries,
+                      leveldb::WriteBatch* batch, std::vector<AppliedCommand>* applied);
+  void AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& entries,
+                       const std::vector<AppliedCommand>& applied);
   void ServeReads(Replica& r);
   void MaybeCompact(Replica& r);
 

@@ -23,6 +23,7 @@
 
 #include <leveldb/db.h>
 #include <leveldb/env.h>
+#include <leveldb/write_batch.h>
 
 #include <cstdint>
 #include <functional>
@@ -103,6 +104,16 @@ class ShardStateMachine {
   raft::Status Apply(const std::vector<raftpb::Entry>& entries,
                      const ConfChangeFn& apply_conf_change, std::vector<AppliedCommand>* out);
 
+  // Apply in two steps, so that a driver round can write every shard's changes in ONE kvdb
+  // batch: Stage() appends this call's writes (data, sessions, AppliedState) to *batch and
+  // appends the results to *out; once the caller has written the batch, CommitStaged() makes
+  // applied() reflect it (if the write failed, the node must stop). Nothing is staged if no
+  // entry was new. One staged call per shard at a time.
+  raft::Status Stage(const std::vector<raftpb::Entry>& entries,
+                     const ConfChangeFn& apply_conf_change, std::vector<AppliedCommand>* out,
+                     leveldb::WriteBatch* batch);
+  void CommitStaged();
+
   const kvpb::AppliedState& applied() const { return applied_; }
 
   raft::Status Get(const std::string& key, std::optional<kvpb::KeyRecord>* out) const;
@@ -133,6 +144,8 @@ class ShardStateMachine {
   uint64_t shard_;
   int64_t session_ttl_ms_;
   kvpb::AppliedState applied_;
+  kvpb::AppliedState staged_;  // Stage()'s result until CommitStaged()
+  bool has_staged_ = false;
 };
 
 // Encoding helpers for the driver and the HTTP layer.

@@ -276,6 +276,31 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
 raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
                                       const ConfChangeFn& apply_conf_change,
                                       std::vector<AppliedCommand>* out) {
+  leveldb::WriteBatch batch;
+  std::vector<AppliedCommand> results;
+  raft::Status s = Stage(entries, apply_conf_change, &results, &batch);
+  if (!s.ok() || !has_staged_) return s;
+  s = FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "kvdb apply");
+  if (!s.ok()) {
+    has_staged_ = false;
+    return s;
+  }
+  CommitStaged();
+  for (AppliedCommand& ac : results) out->push_back(std::move(ac));
+  return raft::Status::Ok();
+}
+
+void ShardStateMachine::CommitStaged() {
+  if (!has_staged_) return;
+  applied_ = std::move(staged_);
+  has_staged_ = false;
+}
+
+raft::Status ShardStateMachine::Stage(const std::vector<raftpb::Entry>& entries,
+                                      const ConfChangeFn& apply_conf_change,
+                                      std::vector<AppliedCommand>* out,
+                                      leveldb::WriteBatch* batch) {
+  KVD_CHECK_MSG(!has_staged_, "shard " << shard_ << ": staged twice without a commit");
   Overlay overlay(db_, shard_);
   kvpb::AppliedState applied = applied_;
   std::vector<AppliedCommand> results;
@@ -309,12 +334,10 @@ raft::Status ShardStateMachine::Apply(const std::vector<raftpb::Entry>& entries,
     applied.set_term(e.term());
   }
   if (applied.index() == applied_.index()) return raft::Status::Ok();
-  leveldb::WriteBatch batch;
-  overlay.Flush(&batch);
-  batch.Put(keys::AppliedKey(shard_), applied.SerializeAsString());
-  raft::Status s = FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "kvdb apply");
-  if (!s.ok()) return s;
-  applied_ = std::move(applied);
+  overlay.Flush(batch);
+  batch->Put(keys::AppliedKey(shard_), applied.SerializeAsString());
+  staged_ = std::move(applied);
+  has_staged_ = true;
   for (AppliedCommand& ac : results) out->push_back(std::move(ac));
   return raft::Status::Ok();
 }
