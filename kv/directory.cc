@@ -9,15 +9,16 @@ namespace kvd::kv {
 
 const kvpb::DirectoryShard* Directory::Find(uint64_t shard) const {
   const auto& shards = record.shards();
-  auto it = std::lower_bound(shards.begin(), shards.end(), shard,
-                             [](const kvpb::DirectoryShard& s, uint64_t id) { return s.id() < id; });
+  auto it =
+      std::lower_bound(shards.begin(), shards.end(), shard,
+                       [](const kvpb::DirectoryShard& s, uint64_t id) { return s.id() < id; });
   return it != shards.end() && it->id() == shard ? &*it : nullptr;
 }
 
 bool Directory::HasReplica(uint64_t shard, uint64_t node) const {
   const kvpb::DirectoryShard* s = Find(shard);
-  return s != nullptr && std::find(s->replicas().begin(), s->replicas().end(), node) !=
-                             s->replicas().end();
+  return s != nullptr &&
+         std::find(s->replicas().begin(), s->replicas().end(), node) != s->replicas().end();
 }
 
 std::shared_ptr<const Directory> BuildDirectory(kvpb::DirectoryRecord record,

@@ -7,6 +7,7 @@ add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node_core.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_driver.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_meta.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_open.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_quiesce.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_route.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_metrics.cc

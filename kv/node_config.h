@@ -21,8 +21,8 @@ enum class CrashPoint {
   kAfterCompactionSync,   // kvdb synced for a compaction; raftdb not yet compacted
   kAfterCompaction,       // raftdb compacted
   kAfterBoot,             // the node recovered its stores and recorded this boot
-  kOpenFailed,  // Open failed after opening a store, which it closes next (not a crash: a
-                // simulator holding LevelDB's background work must release it here)
+  kOpenFailed,            // Open failed after opening a store, which it closes next (not a crash: a
+                          // simulator holding LevelDB's background work must release it here)
 };
 const char* CrashPointName(CrashPoint p);
 
@@ -34,10 +34,10 @@ struct NodeConfig {
   // hosted by every member. Every node of a cluster must be given the same members, shards,
   // replication and vnodes_per_shard: the first directory the meta shard commits wins.
   std::vector<uint64_t> shards = {1};
-  int replication = 3;           // clamped to the number of members
-  int vnodes_per_shard = 100;    // points per shard on the consistent-hash ring
-  bool balance_leaders = true;   // a leader hands a shard to its preferred replica when caught up
-  bool quiesce = true;           // idle groups stop ticking (kv/node_quiesce.cc)
+  int replication = 3;          // clamped to the number of members
+  int vnodes_per_shard = 100;   // points per shard on the consistent-hash ring
+  bool balance_leaders = true;  // a leader hands a shard to its preferred replica when caught up
+  bool quiesce = true;          // idle groups stop ticking (kv/node_quiesce.cc)
   std::string data_dir;         // holds raftdb/ and kvdb/
   leveldb::Env* env = nullptr;  // borrowed; null = leveldb::Env::Default()
 
@@ -69,6 +69,5 @@ struct NodeConfig {
                      const kvpb::Result& result)>
       on_apply;
 };
-
 
 }  // namespace kvd::kv

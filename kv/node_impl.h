@@ -19,6 +19,11 @@ using WriteDone = std::function<void(WriteResponse)>;
 using ReadDone = std::function<void(ReadResponse)>;
 using ScanDone = std::function<void(ScanResponse)>;
 
+// Request ids: the boot count in the high bits, a per-boot sequence in the low bits, so that an
+// id is never reused by a later incarnation of the node (a late answer to a request of the
+// previous incarnation must not answer a new one).
+inline constexpr int kRequestSeqBits = 40;
+
 struct PendingWrite {
   uint64_t shard = 0;
   std::function<void(WriteResponse)> done;
@@ -75,13 +80,13 @@ struct Replica {
   // The complete image whose MSG_SNAP Raft was handed: installed when Raft's Ready carries it.
   // Kept apart from 'staged', which a resent stream may restart meanwhile.
   std::vector<kvpb::SnapshotChunk> accepted;
-  int64_t last_clock_proposal_ms = 0;               // leader: when it last proposed a clock entry
-  uint64_t last_report_tick = 0;    // leader: when it last reported itself to the meta shard
+  int64_t last_clock_proposal_ms = 0;  // leader: when it last proposed a clock entry
+  uint64_t last_report_tick = 0;       // leader: when it last reported itself to the meta shard
   uint64_t last_transfer_tick = 0;  // leader: when it last handed the shard to its preferred node
   uint64_t leader_since_tick = 0;   // when this replica last became leader
   // Quiescence (node_quiesce.cc): an idle group is not ticked, so it sends no heartbeats.
   bool quiesced = false;
-  uint64_t idle_ticks = 0;  // ticks since the group last did anything
+  uint64_t idle_ticks = 0;                          // ticks since the group last did anything
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
 };
@@ -147,9 +152,9 @@ struct CoreImpl {
   bool ready_cache = false;    // GUARDED_BY(status_mu)
 
   // ---- driver-owned ----
-  uint64_t next_request_seq = 1;            // the low bits of the next request id
-  std::map<uint64_t, PendingWrite> writes;  // by request id
-  std::map<uint64_t, PendingRead> reads;    // by request id (the ReadIndex context)
+  uint64_t next_request_seq = 1;                // the low bits of the next request id
+  std::map<uint64_t, PendingWrite> writes;      // by request id
+  std::map<uint64_t, PendingRead> reads;        // by request id (the ReadIndex context)
   std::map<uint64_t, PendingForward> forwards;  // by the id in the ForwardedRequest
   std::map<uint64_t, kvpb::PeerBatch> outbox;   // forwarded requests and answers, per node
   std::map<uint64_t, size_t> outbox_bytes;      // their approximate sizes
@@ -198,12 +203,12 @@ struct CoreImpl {
     r.idle_ticks = 0;
   }
   void WakeFor(Replica& r, const raftpb::Message& m);  // unless 'm' needs no action
-  void MaybeQuiesce(Replica& r);                        // leader, each tick
+  void MaybeQuiesce(Replica& r);                       // leader, each tick
   void OnQuiesceNotice(uint64_t from, const kvpb::QuiesceNotice& n);
   bool StaysQuiet(Replica& r);  // for a quiesced replica at a tick: false once it must wake
 
   // node_meta.cc: the directory and the meta shard
-  void LoadDirectory();  // after the meta shard applied entries
+  void LoadDirectory();                // after the meta shard applied entries
   void MaintainDirectory(Replica& r);  // each tick: init, leader reports, leader balancing
   DirectoryView DirectoryViewNow() const;
 

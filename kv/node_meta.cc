@@ -39,9 +39,10 @@ void CoreImpl::LoadDirectory() {
   KVD_CHECK_MSG(next != nullptr, "the meta shard holds a directory without a ring: " << error);
   if (current->version() == 0 && !SameLayout(current->record, next->record) && cfg.log) {
     // This node's flags built the provisional directory; the cluster's differs.
-    cfg.log("ERROR: this node's --nodes/--shards/--replication/--vnodes disagree with the "
-            "cluster's directory; it routes by the cluster's directory, but hosts the replicas "
-            "its own flags place");
+    cfg.log(
+        "ERROR: this node's --nodes/--shards/--replication/--vnodes disagree with the "
+        "cluster's directory; it routes by the cluster's directory, but hosts the replicas "
+        "its own flags place");
   }
   counters.directory_changes++;
   std::lock_guard<std::mutex> lock(dir_mu);

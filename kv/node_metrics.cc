@@ -36,8 +36,8 @@ std::string CoreImpl::MetricsText() const {
           c.snapshots_installed);
   counter("kvd_log_compactions_total", "Raft log compactions.", c.compactions);
   counter("kvd_leader_changes_total", "Leader changes observed, all shards.", c.leader_changes);
-  counter("kvd_forwarded_requests_total",
-          "Requests forwarded to a node hosting the key's shard.", c.forwarded);
+  counter("kvd_forwarded_requests_total", "Requests forwarded to a node hosting the key's shard.",
+          c.forwarded);
   counter("kvd_leader_transfers_total", "Leaderships handed to a shard's preferred replica.",
           c.leader_transfers);
   counter("kvd_directory_changes_total", "Directory versions applied from the meta shard.",
@@ -45,8 +45,7 @@ std::string CoreImpl::MetricsText() const {
   counter("kvd_overloaded_total", "Requests shed with 429.", c.overloaded);
   counter("kvd_quiesces_total", "Times an idle shard replica stopped ticking.", c.quiesces);
   out << "# HELP kvd_quiesced_replicas Shard replicas not ticking now (idle groups).\n"
-      << "# TYPE kvd_quiesced_replicas gauge\nkvd_quiesced_replicas " << c.quiesced_groups
-      << "\n";
+      << "# TYPE kvd_quiesced_replicas gauge\nkvd_quiesced_replicas " << c.quiesced_groups << "\n";
   ClusterStatus st;
   {
     std::lock_guard<std::mutex> lock(status_mu);

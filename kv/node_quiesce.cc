@@ -32,8 +32,8 @@ void CoreImpl::WakeFor(Replica& r, const raftpb::Message& m) {
 bool CoreImpl::StaysQuiet(Replica& r) {
   if (!r.quiesced) return false;
   const bool follower = r.soft.state != raft::StateType::kLeader;
-  if (follower && (r.soft.lead == 0 ||
-                   (transport != nullptr && !transport->Reachable(r.soft.lead)))) {
+  if (follower &&
+      (r.soft.lead == 0 || (transport != nullptr && !transport->Reachable(r.soft.lead)))) {
     Wake(r);  // the leader's node is gone: time out and elect another
     counters.quiesced_groups--;
     return false;

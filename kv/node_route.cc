@@ -12,13 +12,13 @@
 namespace kvd::kv {
 namespace {
 
-constexpr uint32_t kMaxHops = 2;          // origin -> host -> (a host that re-routed) at most
+constexpr uint32_t kMaxHops = 2;           // origin -> host -> (a host that re-routed) at most
 constexpr int64_t kForwardSlackMs = 1000;  // the host answers its own timeouts before ours fire
 constexpr size_t kMaxSeenPerSender = 65536;
 constexpr size_t kScanBudgetBytes = size_t{4} << 20;  // one merged page, all shards together
 constexpr size_t kMinShardScanBytes = 64 << 10;
 constexpr size_t kMaxOutboxFrameBytes = size_t{6} << 20;  // under the 8 MiB peer frame cap
-constexpr size_t kMaxForwardedKeyBytes = 4096;             // the HTTP API's key bound
+constexpr size_t kMaxForwardedKeyBytes = 4096;            // the HTTP API's key bound
 
 enum Kind : uint32_t { kWrite = 1, kRead = 2, kScan = 3 };
 
@@ -62,7 +62,7 @@ kvpb::ForwardedResponse FromScan(ScanResponse sc) {
 
 ErrorCode CodeOf(uint32_t c) {
   return c <= static_cast<uint32_t>(ErrorCode::kOverloaded) ? static_cast<ErrorCode>(c)
-                                                             : ErrorCode::kUnavailable;
+                                                            : ErrorCode::kUnavailable;
 }
 
 // The pages of a multi-shard scan, merged once every shard answered. A shard that stopped early
@@ -96,8 +96,9 @@ struct ScanMerge {
     std::sort(items.begin(), items.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     if (cutoff) {
-      auto end = std::upper_bound(items.begin(), items.end(), *cutoff,
-                                  [](const std::string& k, const auto& item) { return k < item.first; });
+      auto end =
+          std::upper_bound(items.begin(), items.end(), *cutoff,
+                           [](const std::string& k, const auto& item) { return k < item.first; });
       items.erase(end, items.end());
     }
     ScanResponse resp;
@@ -213,7 +214,8 @@ void CoreImpl::RouteScan(ScanRequest& req, ScanDone done) {
   part.max_bytes =
       std::max(kMinShardScanBytes, kScanBudgetBytes / std::max<size_t>(1, merge->pending));
   for (const auto& s : dir->record.shards()) {
-    ScanShard(s.id(), part, [merge](ScanResponse r) { merge->Add(std::move(r)); }, 0);
+    ScanShard(
+        s.id(), part, [merge](ScanResponse r) { merge->Add(std::move(r)); }, 0);
   }
 }
 
@@ -326,7 +328,8 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       if (req.key.empty() || req.key.size() > kMaxForwardedKeyBytes) {
         return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "bad key")));
       }
-      return RouteWrite(req, [reply](WriteResponse w) { reply(FromWrite(w)); }, hops);
+      return RouteWrite(
+          req, [reply](WriteResponse w) { reply(FromWrite(w)); }, hops);
     }
     case kRead: {
       if (f.key().empty() || f.key().size() > kMaxForwardedKeyBytes) {
@@ -335,7 +338,8 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       ReadRequest req;
       req.key = f.key();
       req.stale = f.stale();
-      return RouteRead(req, [reply](ReadResponse r) { reply(FromRead(r)); }, hops);
+      return RouteRead(
+          req, [reply](ReadResponse r) { reply(FromRead(r)); }, hops);
     }
     case kScan: {
       ScanRequest req;
@@ -344,8 +348,8 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       req.limit = std::clamp<uint64_t>(f.limit(), 1, 10000);
       req.max_bytes = std::clamp<uint64_t>(f.max_bytes(), kMinShardScanBytes, kScanBudgetBytes);
       req.stale = f.stale();
-      return ScanShard(f.shard(), req, [reply](ScanResponse r) { reply(FromScan(std::move(r))); },
-                       hops);
+      return ScanShard(
+          f.shard(), req, [reply](ScanResponse r) { reply(FromScan(std::move(r))); }, hops);
     }
     default:
       return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "unknown request kind")));

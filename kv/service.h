@@ -42,14 +42,14 @@ struct WriteResponse {
   uint64_t shard = 0;
   uint64_t version = 0;
   uint64_t revision = 0;
-  uint64_t current_version = 0;  // kVersionMismatch
-  bool deleted = false;          // delete: whether the key existed
+  uint64_t current_version = 0;    // kVersionMismatch
+  bool deleted = false;            // delete: whether the key existed
   uint64_t directory_version = 0;  // the directory this node routed the request by
 };
 
 struct ReadRequest {
   std::string key;
-  bool stale = false;  // serve from this replica without confirming leadership
+  bool stale = false;              // serve from this replica without confirming leadership
   uint64_t directory_version = 0;  // the version the client routed by (0: none given)
 };
 

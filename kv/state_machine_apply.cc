@@ -151,8 +151,7 @@ raft::Status ExecuteDirectoryOp(const kvpb::Command& c, uint64_t index, uint64_t
 // *key_delta: +1 when a key was created, -1 when one was deleted.
 raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, Overlay* overlay,
                        kvpb::Result* r, int64_t* key_delta) {
-  if (c.op_case() == kvpb::Command::kDirectoryInit ||
-      c.op_case() == kvpb::Command::kShardReport) {
+  if (c.op_case() == kvpb::Command::kDirectoryInit || c.op_case() == kvpb::Command::kShardReport) {
     return ExecuteDirectoryOp(c, index, shard, overlay, r);
   }
   const bool is_put = c.op_case() == kvpb::Command::kPut;
@@ -325,8 +324,8 @@ raft::Status ShardStateMachine::Stage(const std::vector<raftpb::Entry>& entries,
         raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
                                       session_ttl_ms_, &overlay, &ac.result, &key_delta);
         if (!s.ok()) return s;
-        applied.set_key_count(static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) +
-                                                    key_delta));
+        applied.set_key_count(
+            static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) + key_delta));
       }
       results.push_back(std::move(ac));
     }

@@ -90,8 +90,8 @@ void NodeSim::DrawParams() {
   // schedules they give single-shard seeds) do not depend on it.
   Rng layout(options_.seed * 0x9E3779B97F4A7C15ull + 17);
   const int shard_counts[] = {1, 1, 2, 4, 8};
-  p_.shards = options_.shards > 0 ? options_.shards
-                                  : shard_counts[layout.Below(std::size(shard_counts))];
+  p_.shards =
+      options_.shards > 0 ? options_.shards : shard_counts[layout.Below(std::size(shard_counts))];
   if (p_.figure8) p_.shards = 1;
   // Fewer replicas than nodes in most multi-shard runs: some nodes host no replica of a key's
   // shard and must forward.

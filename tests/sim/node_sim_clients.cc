@@ -208,8 +208,8 @@ void NodeSim::CheckAck(const Client& c, const kv::WriteResponse& r) {
                 it->second.client + " seq " + std::to_string(it->second.seq) + " version " +
                 std::to_string(applied.version()));
   }
-  const std::string ack = std::to_string(r.version) + "@" + std::to_string(r.shard) + "/" +
-                          std::to_string(r.revision);
+  const std::string ack =
+      std::to_string(r.version) + "@" + std::to_string(r.shard) + "/" + std::to_string(r.revision);
   auto [prev, fresh] = acked_.emplace(std::make_pair(client, c.seq), ack);
   if (!fresh && prev->second != ack) {
     Fail(who + " acknowledged twice with different outcomes: " + prev->second + " and " + ack);
