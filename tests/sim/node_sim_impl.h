@@ -214,9 +214,9 @@ class NodeSim {
   // Which shard owns each key: the simulator's own ring of the directory the meta shard
   // committed (the first DirectoryInit any node applied).
   std::unique_ptr<kv::Ring> owner_;
-  using Slot = std::pair<uint64_t, uint64_t>;                   // (shard, index)
-  std::map<Slot, AppliedRecord> applied_;                        // what was applied at a slot
-  std::map<std::pair<std::string, uint64_t>, Slot> executed_;    // (client, seq) -> slot
+  using Slot = std::pair<uint64_t, uint64_t>;                      // (shard, index)
+  std::map<Slot, AppliedRecord> applied_;                          // what was applied at a slot
+  std::map<std::pair<std::string, uint64_t>, Slot> executed_;      // (client, seq) -> slot
   std::map<std::pair<std::string, uint64_t>, std::string> acked_;  // (client, seq) -> result
   NodeSimResult result_;
 };
