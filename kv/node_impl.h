@@ -120,7 +120,6 @@ struct Counters {
 // the answer. Exactly one of the callbacks is set.
 struct PendingForward {
   uint64_t shard = 0;
-  uint64_t target = 0;
   int64_t deadline_ms = 0;
   WriteDone write_done;
   ReadDone read_done;

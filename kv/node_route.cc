@@ -291,7 +291,6 @@ void CoreImpl::Forward(const Directory& dir, uint64_t shard, kvpb::ForwardedRequ
   outbox_bytes[target] += bytes;
   *outbox[target].add_requests() = std::move(f);
   counters.forwarded++;
-  pf.target = target;
   pf.deadline_ms = NowMs() + cfg.request_timeout_ms + kForwardSlackMs;
   forwards.emplace(id, std::move(pf));
 }
