@@ -24,6 +24,16 @@ enum class ErrorCode {
   kUnavailable,  // no leader / no quorum now; nothing applied
   kTimeout,      // outcome unknown
   kOverloaded,   // too many requests in flight; nothing applied
+  kLockHeld,     // the lock is held by another holder (and wait_ms passed); nothing applied
+  kFenced,       // the fence or token is no longer current; nothing applied
+};
+
+// A write's fence (X-Fence: {lock}:{token}, docs/api.md "Locks"): the shard refuses the write
+// (kFenced) if the key already accepted a write fenced by a larger token of 'lock', or, when the
+// lock lives in the key's shard, if the lock is not held with 'token' at the write's time.
+struct Fence {
+  std::string lock;
+  uint64_t token = 0;
 };
 
 struct WriteRequest {
@@ -34,6 +44,7 @@ struct WriteRequest {
   std::string client_id;               // with seq: exactly-once (Idempotency-Key)
   uint64_t seq = 0;
   uint64_t directory_version = 0;  // the version the client routed by (0: none given)
+  std::optional<Fence> fence;
 };
 
 struct WriteResponse {
@@ -75,6 +86,75 @@ struct ScanResponse {
   ErrorCode code = ErrorCode::kOk;
   std::string message;
   std::vector<std::pair<std::string, kvpb::KeyRecord>> items;
+  bool more = false;
+  uint64_t directory_version = 0;
+};
+
+// ---- Locks (docs/api.md "Locks", docs/design.md "Locks and fencing") ----
+
+struct LockHolder {
+  std::string owner;
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;
+  int64_t expires_in_ms = 0;  // lease left, by the shard clock as the serving replica applied it
+};
+
+struct LockWaiter {
+  std::string owner;
+  int64_t ttl_ms = 0;
+  int64_t wait_left_ms = 0;  // until it gives up waiting, by the same clock
+};
+
+struct LockInfo {
+  std::string name;
+  uint64_t shard = 0;
+  std::optional<LockHolder> holder;  // absent: free
+  uint64_t last_token = 0;           // the largest token ever granted for the name
+  std::vector<LockWaiter> waiters;   // in arrival order; the first is granted next
+};
+
+enum class LockOp { kAcquire, kKeepalive, kRelease };
+
+struct LockRequest {
+  LockOp op = LockOp::kAcquire;
+  std::string name;    // 1..4096 bytes; lives in the shard its name hashes to ({tag} works)
+  std::string owner;   // acquire: 1..256 bytes, shown to others
+  int64_t ttl_ms = 0;  // acquire: lease length
+  int64_t wait_ms = 0; // acquire: queue up to this long if held (0: answer at once)
+  uint64_t token = 0;  // keepalive, release
+  std::string client_id;  // with seq: exactly-once (Idempotency-Key)
+  uint64_t seq = 0;
+  uint64_t directory_version = 0;
+};
+
+// kOk: acquire/keepalive: token and ttl_ms; release: released. kLockHeld (acquire): holder.
+// kFenced (keepalive, release): not held with that token. kNotFound: no such lock.
+// kTimeout: outcome unknown (an acquire may hold the lock until its TTL runs out).
+struct LockResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  uint64_t shard = 0;
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;
+  uint64_t revision = 0;
+  std::optional<LockHolder> holder;  // kLockHeld: the current holder
+  uint64_t directory_version = 0;
+};
+
+// One lock by name (name set), or every lock that is held or has waiters, in name order
+// (name empty; paged by 'after' and 'limit').
+struct LockListRequest {
+  std::string name;
+  std::string after;
+  size_t limit = 100;
+  bool stale = false;
+  uint64_t directory_version = 0;
+};
+
+struct LockListResponse {
+  ErrorCode code = ErrorCode::kOk;  // kNotFound: the named lock does not exist
+  std::string message;
+  std::vector<LockInfo> locks;
   bool more = false;
   uint64_t directory_version = 0;
 };
@@ -130,6 +210,14 @@ class KvService {
   virtual void Write(WriteRequest req, std::function<void(WriteResponse)> done) = 0;
   virtual void Read(ReadRequest req, std::function<void(ReadResponse)> done) = 0;
   virtual void Scan(ScanRequest req, std::function<void(ScanResponse)> done) = 0;
+  virtual void Lock(LockRequest req, std::function<void(LockResponse)> done) {
+    (void)req;
+    done({ErrorCode::kUnavailable, "locks are not served here"});
+  }
+  virtual void Locks(LockListRequest req, std::function<void(LockListResponse)> done) {
+    (void)req;
+    done({ErrorCode::kUnavailable, "locks are not served here"});
+  }
   virtual ClusterStatus Status() const = 0;
   // The directory as this node applied it from the meta shard (any thread).
   virtual DirectoryView Directory() const = 0;
