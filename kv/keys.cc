@@ -10,6 +10,8 @@ constexpr char kDataTag = 'd';
 constexpr char kAppliedTag = 'a';
 constexpr char kSessionTag = 'c';
 constexpr char kBootTag = 'b';
+constexpr char kLockTag = 'l';
+constexpr char kFenceTag = 'f';
 
 std::string TagShard(char tag, uint64_t shard) {
   std::string out;
@@ -58,6 +60,22 @@ std::string SessionKey(uint64_t shard, std::string_view client_id) {
 }
 
 std::string SessionPrefix(uint64_t shard) { return TagShard(kSessionTag, shard); }
+
+std::string LockKey(uint64_t shard, std::string_view name) {
+  std::string out = TagShard(kLockTag, shard);
+  out.append(name);
+  return out;
+}
+
+std::string LockPrefix(uint64_t shard) { return TagShard(kLockTag, shard); }
+
+std::string FenceKey(uint64_t shard, std::string_view user_key) {
+  std::string out = TagShard(kFenceTag, shard);
+  out.append(user_key);
+  return out;
+}
+
+std::string FencePrefix(uint64_t shard) { return TagShard(kFenceTag, shard); }
 
 bool ParseEntryKey(std::string_view key, uint64_t* shard, uint64_t* index) {
   if (key.size() != 17 || key[0] != kEntryTag) return false;

@@ -9,6 +9,8 @@
 // kvdb:    'd' shard key    -> kvpb::KeyRecord
 //          'a' shard        -> kvpb::AppliedState (written in the same batch as the data)
 //          'c' shard client -> kvpb::ClientSession
+//          'l' shard name   -> kvpb::LockRecord
+//          'f' shard key    -> kvpb::FenceRecord (a user key's fences; kept when it is deleted)
 #pragma once
 
 #include <cstdint>
@@ -28,6 +30,10 @@ std::string DataPrefix(uint64_t shard);
 std::string AppliedKey(uint64_t shard);
 std::string SessionKey(uint64_t shard, std::string_view client_id);
 std::string SessionPrefix(uint64_t shard);
+std::string LockKey(uint64_t shard, std::string_view name);
+std::string LockPrefix(uint64_t shard);
+std::string FenceKey(uint64_t shard, std::string_view user_key);
+std::string FencePrefix(uint64_t shard);
 
 // Decoders for keys produced above; false if the key is not of that kind.
 bool ParseEntryKey(std::string_view key, uint64_t* shard, uint64_t* index);

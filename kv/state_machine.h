@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "kv/lock_apply.h"
 #include "proto/kv.pb.h"
 #include "proto/raft.pb.h"
 #include "raft/status.h"
@@ -79,7 +80,12 @@ struct AppliedCommand {
   uint64_t index = 0;
   kvpb::Command command;  // as decoded from the entry (for matching waiting requests)
   kvpb::Result result;
+  LockEffects locks;      // lock commands: waiters woken, and when the lock is next due
 };
+
+// Result.message of a RESULT_QUEUED answer to a retried acquire (same Idempotency-Key) that is
+// still waiting: the waiter is the first entry's, not this one's.
+inline constexpr char kDuplicateWaiter[] = "duplicate of a waiting acquire";
 
 struct ScanItem {
   std::string key;
@@ -128,7 +134,20 @@ class ShardStateMachine {
                     std::vector<ScanItem>* out, bool* more,
                     size_t max_bytes = kDefaultScanMaxBytes) const;
 
-  // Snapshot streaming: reads a consistent image of the shard (data, sessions, applied state)
+  // Locks as applied here (reads; any thread). GetLock: the record of 'name', if it was ever
+  // acquired. ListLocks: records that are held or have waiters, names after 'after', in order,
+  // at most 'limit'; *more: there may be more after *resume (a page also ends after examining
+  // kMaxLocksExamined records, held or not). LockEvents: every lock with waiters and when it is next due (shard time),
+  // for the leader's LockTick schedule after a restart or a snapshot.
+  raft::Status GetLock(const std::string& name, std::optional<kvpb::LockRecord>* out) const;
+  raft::Status ListLocks(const std::string& after, size_t limit,
+                         std::vector<std::pair<std::string, kvpb::LockRecord>>* out, bool* more,
+                         std::string* resume) const;
+  static constexpr size_t kMaxLocksExamined = 100000;
+  raft::Status LockEvents(std::map<std::string, int64_t>* out) const;
+
+  // Snapshot streaming: reads a consistent image of the shard (data, sessions, locks, fences,
+  // applied state)
   // and hands it out in chunks of at most ~max_chunk_bytes. Stops early if 'sink' returns false.
   raft::Status ReadSnapshot(size_t max_chunk_bytes,
                             const std::function<bool(const kvpb::SnapshotChunk&)>& sink) const;

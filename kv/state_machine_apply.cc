@@ -8,79 +8,14 @@
 #include <utility>
 
 #include "kv/db_util.h"
+#include "kv/apply_overlay.h"
 #include "kv/keys.h"
+#include "kv/lock_apply.h"
 #include "kv/state_machine.h"
 #include "raft/check.h"
 
 namespace kvd::kv {
 namespace {
-
-// The pending writes of one Apply call over the db: reads see them first.
-class Overlay {
- public:
-  Overlay(leveldb::DB* db, uint64_t shard) : db_(db), shard_(shard) {}
-
-  template <typename Message>
-  raft::Status Read(const std::string& key, std::optional<Message>* out) const {
-    out->reset();
-    std::string value;
-    if (auto it = writes_.find(key); it != writes_.end()) {
-      if (!it->second) return raft::Status::Ok();
-      value = *it->second;
-    } else {
-      leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
-      if (s.IsNotFound()) return raft::Status::Ok();
-      if (!s.ok()) return FromLevelDb(s, "kvdb apply read");
-    }
-    Message m;
-    KVD_CHECK_MSG(m.ParseFromString(value), "bad record in kvdb shard " << shard_);
-    *out = std::move(m);
-    return raft::Status::Ok();
-  }
-  void Put(const std::string& key, const google::protobuf::Message& m) {
-    writes_[key] = m.SerializeAsString();
-  }
-  void Delete(const std::string& key) { writes_[key] = std::nullopt; }
-
-  // The shard's sessions as they are with the pending writes, by client id.
-  raft::Status Sessions(std::map<std::string, kvpb::ClientSession>* out) const {
-    const std::string prefix = keys::SessionPrefix(shard_);
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      kvpb::ClientSession session;
-      KVD_CHECK_MSG(
-          session.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())),
-          "bad session in kvdb shard " << shard_);
-      (*out)[it->key().ToString().substr(prefix.size())] = std::move(session);
-    }
-    if (!it->status().ok()) return FromLevelDb(it->status(), "kvdb apply sessions");
-    for (auto w = writes_.lower_bound(prefix); w != writes_.end() && w->first.starts_with(prefix);
-         ++w) {
-      const std::string client = w->first.substr(prefix.size());
-      if (!w->second) {
-        out->erase(client);
-      } else {
-        KVD_CHECK((*out)[client].ParseFromString(*w->second));
-      }
-    }
-    return raft::Status::Ok();
-  }
-
-  void Flush(leveldb::WriteBatch* batch) const {
-    for (const auto& [key, value] : writes_) {
-      if (value) {
-        batch->Put(key, *value);
-      } else {
-        batch->Delete(key);
-      }
-    }
-  }
-
- private:
-  leveldb::DB* db_;
-  uint64_t shard_;
-  std::map<std::string, std::optional<std::string>> writes_;  // db key -> value, or deleted
-};
 
 bool Expired(const kvpb::ClientSession& s, int64_t now_ms, int64_t ttl_ms) {
   // Seen before the shard's clock was ever stamped (a new shard's first writes, proposed through
@@ -147,12 +82,21 @@ raft::Status ExecuteDirectoryOp(const kvpb::Command& c, uint64_t index, uint64_t
   return raft::Status::Ok();
 }
 
-// Put or Delete, with the if_version precondition. Nothing is written unless it holds.
-// *key_delta: +1 when a key was created, -1 when one was deleted.
-raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, Overlay* overlay,
-                       kvpb::Result* r, int64_t* key_delta) {
+// Put or Delete, with the if_version precondition and the fence. Nothing is written unless they
+// hold. *key_delta: +1 when a key was created, -1 when one was deleted. Lock commands go to
+// lock_apply.h.
+raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
+                       Overlay* overlay, kvpb::Result* r, int64_t* key_delta,
+                       LockEffects* effects) {
   if (c.op_case() == kvpb::Command::kDirectoryInit || c.op_case() == kvpb::Command::kShardReport) {
     return ExecuteDirectoryOp(c, index, shard, overlay, r);
+  }
+  if (IsLockOp(c)) {
+    if (shard == kMetaShard || c.format() != kCommandFormat) {
+      *r = Invalid(index);
+      return raft::Status::Ok();
+    }
+    return ExecuteLockOp(c, index, shard, now, overlay, r, effects);
   }
   const bool is_put = c.op_case() == kvpb::Command::kPut;
   if (c.format() != kCommandFormat || (!is_put && c.op_case() != kvpb::Command::kDelete)) {
@@ -165,6 +109,13 @@ raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, O
   if (key.empty()) {
     *r = Invalid(index);
     return raft::Status::Ok();
+  }
+  const kvpb::Fence* fence = nullptr;
+  if (is_put ? c.put().has_fence() : c.delete_().has_fence()) {
+    fence = is_put ? &c.put().fence() : &c.delete_().fence();
+    bool ok = false;
+    raft::Status s = CheckFence(*fence, key, shard, now, index, overlay, r, &ok);
+    if (!s.ok() || !ok) return s;
   }
   const std::string data_key = keys::DataKey(shard, key);
   std::optional<kvpb::KeyRecord> current;
@@ -180,6 +131,10 @@ raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, O
     return raft::Status::Ok();
   }
   r->set_code(kvpb::RESULT_OK);
+  if (fence != nullptr) {
+    s = RecordFence(*fence, key, shard, overlay);
+    if (!s.ok()) return s;
+  }
   if (is_put) {
     kvpb::KeyRecord record;
     record.set_value(c.put().value());
@@ -212,8 +167,9 @@ raft::Status SweepSessions(int64_t now_ms, int64_t ttl_ms, uint64_t shard, Overl
 // leader's stamps move it, by the time its own clock says passed since its previous stamp.
 void AdvanceClock(const kvpb::Command& c, uint64_t term, kvpb::AppliedState* applied) {
   const int64_t stamp = c.leader_time_ms();
-  if (stamp <= 0) return;  // proposed by a follower: no time
-  if (c.proposer_node() == applied->stamp_node() && term == applied->stamp_term()) {
+  if (stamp <= 0) return;  // proposed by a follower and not stamped by a leader: no time
+  const uint64_t stamp_node = c.stamp_node() != 0 ? c.stamp_node() : c.proposer_node();
+  if (stamp_node == applied->stamp_node() && term == applied->stamp_term()) {
     if (stamp > applied->last_stamp_ms()) {
       applied->set_clock_ms(applied->clock_ms() + (stamp - applied->last_stamp_ms()));
       applied->set_last_stamp_ms(stamp);
@@ -223,14 +179,15 @@ void AdvanceClock(const kvpb::Command& c, uint64_t term, kvpb::AppliedState* app
   // A new leader (or a deposed one's late proposal): its clock becomes the reference, and
   // nothing is counted until its next stamp. The first stamp a shard sees starts its clock.
   if (applied->stamp_term() == 0) applied->set_clock_ms(stamp);
-  applied->set_stamp_node(c.proposer_node());
+  applied->set_stamp_node(stamp_node);
   applied->set_stamp_term(term);
   applied->set_last_stamp_ms(stamp);
 }
 
 // A command with its exactly-once bookkeeping, at shard time 'now' (AppliedState.clock_ms).
 raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
-                          int64_t ttl_ms, Overlay* overlay, kvpb::Result* r, int64_t* key_delta) {
+                          int64_t ttl_ms, Overlay* overlay, kvpb::Result* r, int64_t* key_delta,
+                          LockEffects* effects) {
   if (index % kSessionSweepInterval == 0) {
     raft::Status s = SweepSessions(now, ttl_ms, shard, overlay);
     if (!s.ok()) return s;
@@ -241,7 +198,9 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
     r->set_revision(index);
     return raft::Status::Ok();
   }
-  if (c.client_id().empty()) return ExecuteOp(c, index, shard, overlay, r, key_delta);
+  if (c.client_id().empty()) {
+    return ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects);
+  }
   if (c.seq() == 0) {
     *r = Invalid(index);
     return raft::Status::Ok();
@@ -258,8 +217,10 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
   const int64_t last_seen = session ? std::max(session->last_seen_ms(), now) : now;
   if (session && c.seq() == session->seq()) {  // a retry: the first outcome, not applied again
     *r = session->result();
+    // A queued acquire's retry: still waiting, and this entry is not the waiter.
+    if (r->code() == kvpb::RESULT_QUEUED) r->set_message(kDuplicateWaiter);
   } else {
-    s = ExecuteOp(c, index, shard, overlay, r, key_delta);
+    s = ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects);
     if (!s.ok()) return s;
     session.emplace();
     session->set_seq(c.seq());
@@ -322,7 +283,8 @@ raft::Status ShardStateMachine::Stage(const std::vector<raftpb::Entry>& entries,
         AdvanceClock(ac.command, e.term(), &applied);
         int64_t key_delta = 0;
         raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
-                                      session_ttl_ms_, &overlay, &ac.result, &key_delta);
+                                      session_ttl_ms_, &overlay, &ac.result, &key_delta,
+                                      &ac.locks);
         if (!s.ok()) return s;
         applied.set_key_count(
             static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) + key_delta));

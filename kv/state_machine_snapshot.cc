@@ -120,6 +120,28 @@ raft::Status ShardStateMachine::ReadSnapshot(
       return raft::Status::Ok();
     }
   }
+  const std::string lock_prefix = keys::LockPrefix(shard_);
+  for (it->Seek(lock_prefix); it->Valid() && it->key().starts_with(lock_prefix); it->Next()) {
+    kvpb::LockPair pair;
+    pair.set_name(it->key().data() + lock_prefix.size(), it->key().size() - lock_prefix.size());
+    KVD_CHECK_MSG(pair.mutable_record()->ParseFromArray(it->value().data(),
+                                                        static_cast<int>(it->value().size())),
+                  "bad lock record in shard " << shard_);
+    if (!writer.Add(std::move(pair), &kvpb::SnapshotChunk::mutable_locks)) {
+      return raft::Status::Ok();
+    }
+  }
+  const std::string fence_prefix = keys::FencePrefix(shard_);
+  for (it->Seek(fence_prefix); it->Valid() && it->key().starts_with(fence_prefix); it->Next()) {
+    kvpb::FencePair pair;
+    pair.set_key(it->key().data() + fence_prefix.size(), it->key().size() - fence_prefix.size());
+    KVD_CHECK_MSG(pair.mutable_record()->ParseFromArray(it->value().data(),
+                                                        static_cast<int>(it->value().size())),
+                  "bad fence record in shard " << shard_);
+    if (!writer.Add(std::move(pair), &kvpb::SnapshotChunk::mutable_fences)) {
+      return raft::Status::Ok();
+    }
+  }
   if (!it->status().ok()) return FromLevelDb(it->status(), "kvdb snapshot");
   writer.Finish();
   return raft::Status::Ok();
@@ -143,7 +165,8 @@ raft::Status ShardStateMachine::InstallSnapshot(const std::vector<kvpb::Snapshot
 
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  for (const std::string& prefix : {keys::DataPrefix(shard_), keys::SessionPrefix(shard_)}) {
+  for (const std::string& prefix : {keys::DataPrefix(shard_), keys::SessionPrefix(shard_),
+                                    keys::LockPrefix(shard_), keys::FencePrefix(shard_)}) {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       batch.Delete(it->key());
     }
@@ -157,6 +180,14 @@ raft::Status ShardStateMachine::InstallSnapshot(const std::vector<kvpb::Snapshot
     for (const kvpb::SessionPair& pair : chunk.sessions()) {
       if (pair.client_id().empty()) return invalid("empty client id");
       batch.Put(keys::SessionKey(shard_, pair.client_id()), pair.session().SerializeAsString());
+    }
+    for (const kvpb::LockPair& pair : chunk.locks()) {
+      if (pair.name().empty()) return invalid("empty lock name");
+      batch.Put(keys::LockKey(shard_, pair.name()), pair.record().SerializeAsString());
+    }
+    for (const kvpb::FencePair& pair : chunk.fences()) {
+      if (pair.key().empty()) return invalid("empty fenced key");
+      batch.Put(keys::FenceKey(shard_, pair.key()), pair.record().SerializeAsString());
     }
   }
   batch.Put(keys::AppliedKey(shard_), applied.SerializeAsString());
