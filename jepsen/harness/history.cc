@@ -38,6 +38,11 @@ bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
       out << ",\"result\":" << JsonOptional(op.result);
     }
     if (!op.error.empty()) out << ",\"error\":" << JsonQuote(op.error);
+    if (!op.lock.empty()) {
+      out << ",\"lock\":" << JsonQuote(op.lock) << ",\"token\":" << op.token
+          << ",\"revision\":" << op.revision << ",\"version\":" << op.version
+          << ",\"stale\":" << (op.stale ? "true" : "false");
+    }
     out << ",\"endpoint\":" << JsonQuote(op.endpoint) << ",\"shard\":" << op.shard
         << ",\"call_ns\":" << op.call_ns << ",\"ret_ns\":" << op.ret_ns << "}\n";
   }

@@ -20,7 +20,7 @@ namespace kvd::jepsen {
 struct HistoryOp {
   int worker = 0;       // -1 for the final reads after healing
   int64_t process = 0;  // a worker takes a new process id after an unknown outcome
-  std::string f;        // "read" | "write" | "cas" | "add" | "scan"
+  std::string f;        // "read" | "write" | "cas" | "add" | "scan" | "acquire" | "release"
   std::string key;
   std::optional<std::string> value;     // write/cas/add: the value written
   std::optional<std::string> expected;  // cas: the value compared against (nullopt = absent)
@@ -31,6 +31,14 @@ struct HistoryOp {
   std::string error;                  // fail/unknown: why (status, API code, transport error)
   std::string endpoint;
   uint64_t shard = 0;  // X-Kv-Shard of the answer: the shard that served it (0: none given)
+  // The lock workload (lock_workload.h): the lock acquired or released, or a write's X-Fence
+  // lock; its token (acquire: the one granted); the revision and key version of an ok answer;
+  // `stale`: a write sent after the worker slept past its lease on purpose.
+  std::string lock;
+  uint64_t token = 0;
+  uint64_t revision = 0;
+  uint64_t version = 0;
+  bool stale = false;
   int64_t call_ns = 0;
   int64_t ret_ns = 0;
 };

@@ -8,7 +8,17 @@
 
 namespace kvd::jepsen {
 
-const char* WorkloadName(Workload w) { return w == Workload::kRegister ? "register" : "set"; }
+const char* WorkloadName(Workload w) {
+  switch (w) {
+    case Workload::kRegister:
+      return "register";
+    case Workload::kSet:
+      return "set";
+    case Workload::kLock:
+      return "lock";
+  }
+  return "?";
+}
 
 const char* FaultName(FaultKind f) {
   switch (f) {
@@ -52,8 +62,8 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
                  "Data shards (kvd --shards; --replication 3, or every node with one shard)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--workload", workload, "register | set")
-      ->check(CLI::IsMember({"register", "set"}))
+  app.add_option("--workload", workload, "register | set | lock")
+      ->check(CLI::IsMember({"register", "set", "lock"}))
       ->capture_default_str();
   app.add_option("--nemesis", nemesis,
                  "none, or a comma-separated subset of kill,pause,partition,ring,bridge,loss,delay")
@@ -105,13 +115,36 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
       ->allow_extra_args(false);
   app.add_option("--checker-budget", o.checker_budget_s, "Checker time budget (s)")
       ->capture_default_str();
+  app.add_option("--locks", o.lock_count, "lock: locks contended for, each guarding one key")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--lock-ttl-ms", o.lock_ttl_ms, "lock: the lease (ttl_ms of every acquire)")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
+  app.add_option("--lock-wait-ms", o.lock_wait_ms, "lock: wait_ms of every acquire")
+      ->check(CLI::Range(0, 300000))
+      ->capture_default_str();
+  app.add_option("--lock-stall-probability", o.lock_stall_probability,
+                 "lock: fraction of critical sections that sleep 2 x TTL before writing")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--lock-other-shard", o.lock_other_shard,
+                 "lock: 1 = each lock in another shard than its key (needs --shards >= 2)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return std::nullopt;
   }
-  o.workload = workload == "set" ? Workload::kSet : Workload::kRegister;
+  o.workload = workload == "set"    ? Workload::kSet
+               : workload == "lock" ? Workload::kLock
+                                    : Workload::kRegister;
+  if (o.lock_other_shard && o.shards < 2) {
+    std::fprintf(stderr, "--lock-other-shard needs --shards 2 or more\n");
+    *exit_code = 2;
+    return std::nullopt;
+  }
   std::stringstream in(nemesis);
   for (std::string part; std::getline(in, part, ',');) {
     if (part == "none" || part.empty()) continue;

@@ -12,7 +12,7 @@
 
 namespace kvd::jepsen {
 
-enum class Workload { kRegister, kSet };
+enum class Workload { kRegister, kSet, kLock };
 // kill -9 / SIGSTOP a node; partition: isolate a node, the leader, or a minority holding the
 // leader; ring and bridge: overlapping majorities (topology.h); loss: drop a fraction of peer
 // packets; delay: tc netem on peer packets.
@@ -58,6 +58,14 @@ struct Options {
   // whose configuration disagrees with the rest's.
   int misconfigure_node = 0;
   std::vector<std::string> misconfigure_args;
+  // lock (lock_workload.h): locks contended for, each guarding one key; the lease; how long an
+  // acquire waits for a held lock; the fraction of critical sections that sleep 2 x TTL before
+  // writing; the lock in another shard than its key (needs --shards 2 or more).
+  int lock_count = 2;
+  int lock_ttl_ms = 1000;
+  int lock_wait_ms = 2000;
+  double lock_stall_probability = 0.1;
+  bool lock_other_shard = false;
 };
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.

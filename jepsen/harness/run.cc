@@ -12,10 +12,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "jepsen/harness/local_cluster.h"
+#include "jepsen/harness/lock_check.h"
+#include "jepsen/harness/lock_workload.h"
 #include "jepsen/harness/nemesis.h"
 #include "jepsen/harness/netem.h"
 #include "jepsen/harness/partitioner.h"
@@ -199,12 +202,33 @@ int Run(const Options& o) {
   ShardOf shard_of = nullptr;
   if (o.shards > 1) shard_of = [&ring](const std::string& key) { return ring->ShardFor(key); };
   Workers workers(o, cluster.HttpAddresses(), history, start, shard_of);
-  workers.Start();
+  std::optional<LockWorkers> lock_workers;
+  std::set<uint64_t> lock_shards;  // the shards the lock workload's locks and keys live in
+  if (o.workload == Workload::kLock) {
+    std::vector<LockTarget> targets =
+        LockTargets(o.lock_count, o.lock_other_shard,
+                    [&ring](const std::string& key) { return ring->ShardFor(key); });
+    if (targets.empty()) {
+      std::cerr << "kvd_jepsen: found no lock name in another shard than its key" << std::endl;
+      return 2;
+    }
+    for (const LockTarget& t : targets) {
+      lock_shards.insert(ring->ShardFor(t.key));
+      lock_shards.insert(ring->ShardFor(t.lock));
+      nemesis.Log("lock " + t.lock + " (shard " + std::to_string(ring->ShardFor(t.lock)) +
+                  ") guards " + t.key + " (shard " + std::to_string(ring->ShardFor(t.key)) + ")");
+    }
+    lock_workers.emplace(o, cluster.HttpAddresses(), history, start, std::move(targets));
+    lock_workers->Start();
+  } else {
+    workers.Start();
+  }
   nemesis.Start();
   Wait(o.warmup_s + o.time_s);
   summary.interrupted = g_interrupted;
   nemesis.Stop();
   workers.Stop();
+  if (lock_workers) lock_workers->Stop();
   summary.workload_s = SinceNs(start) / 1e9;
   nemesis.HealAll();
   if (partitioner) partitioner->Teardown();
@@ -215,8 +239,8 @@ int Run(const Options& o) {
   nemesis.Log("after healing: leader n" + std::to_string(summary.leader_after_heal));
   if (summary.leader_after_heal == 0) summary.vacuity.push_back("no leader after healing");
   const std::chrono::seconds final_timeout(g_interrupted ? 5 : 30);
-  if (o.workload == Workload::kRegister) {
-    const auto keys = workers.RegisterKeys();
+  if (o.workload != Workload::kSet) {
+    const auto keys = lock_workers ? lock_workers->Keys() : workers.RegisterKeys();
     summary.final_reads = static_cast<int>(keys.size());
     summary.final_reads_failed =
         FinalReads(keys, cluster.HttpAddresses(), history, start, final_timeout);
@@ -240,7 +264,7 @@ int Run(const Options& o) {
   summary.Count(ops);
   summary.faults = nemesis.records();
 
-  if (o.workload == Workload::kRegister) {
+  if (o.workload != Workload::kSet) {
     lincheck::CheckOptions copts;
     copts.time_budget = std::chrono::milliseconds(static_cast<int64_t>(o.checker_budget_s * 1000));
     copts.threads = 2;
@@ -251,7 +275,14 @@ int Run(const Options& o) {
       summary.anomalies.push_back(std::string("register history is ") +
                                   std::string(lincheck::VerdictName(verdict)));
     }
-  } else {
+  }
+  if (o.workload == Workload::kLock) {
+    summary.lock_result = CheckLocks(ops, {.lock_with_key = !o.lock_other_shard,
+                                           .stalls_requested = o.lock_stall_probability > 0});
+    for (const std::string& a : summary.lock_result->anomalies) summary.anomalies.push_back(a);
+    for (const std::string& v : summary.lock_result->vacuity) summary.vacuity.push_back(v);
+  }
+  if (o.workload == Workload::kSet) {
     const SetCheckResult& s = *summary.set_result;
     if (!s.lost.empty())
       summary.anomalies.push_back(std::to_string(s.lost.size()) + " acknowledged adds lost, e.g. " +
@@ -294,10 +325,12 @@ int Run(const Options& o) {
   const bool hits_leader = std::any_of(kinds.begin(), kinds.end(), TargetsLeader);
   if (hits_leader && summary.leader_changes == 0)
     summary.vacuity.push_back("no leader change observed");
-  if (summary.shard_check->touched.size() < static_cast<size_t>(o.shards))
+  // The lock workload uses only the shards of its locks and keys.
+  const size_t shards_used = lock_workers ? lock_shards.size() : static_cast<size_t>(o.shards);
+  if (summary.shard_check->touched.size() < shards_used)
     summary.vacuity.push_back("ok answers came from only " +
                               std::to_string(summary.shard_check->touched.size()) + " of " +
-                              std::to_string(o.shards) + " shards");
+                              std::to_string(shards_used) + " shards");
   if (summary.final_reads_failed > 0)
     summary.vacuity.push_back(std::to_string(summary.final_reads_failed) +
                               " final reads failed after healing");

@@ -100,6 +100,7 @@ std::vector<std::string> Summary::Lines() const {
                 " lost, " + std::to_string(s.unexpected.size()) + " unexpected, " +
                 Format("%.1f ms", s.elapsed_ms));
   }
+  if (lock_result) l.push_back(LockSummaryLine(*lock_result));
   for (const std::string& a : anomalies) l.push_back("ANOMALY: " + a);
   for (const std::string& v : vacuity) l.push_back("NOT PROVEN: " + v);
   l.push_back("output: " + out_dir);
@@ -168,6 +169,21 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"lost\": " << s.lost.size() << ", \"unexpected\": " << s.unexpected.size()
         << ", \"nodes_not_converged\": " << s.nodes_not_converged.size()
         << ", \"checker_ms\": " << s.elapsed_ms << "}";
+  }
+  if (lock_result) {
+    const auto& k = *lock_result;
+    out << ",\n  \"lock\": {\"valid\": " << (k.valid() ? "true" : "false")
+        << ", \"acquires\": {\"total\": " << k.acquires << ", \"ok\": " << k.acquires_ok
+        << ", \"held\": " << k.acquires_held << ", \"failed\": " << k.acquires_failed
+        << ", \"unknown\": " << k.acquires_unknown
+        << "}, \"fenced_writes\": {\"total\": " << k.fenced_writes << ", \"ok\": " << k.fenced_ok
+        << ", \"fenced\": " << k.fenced_refused << ", \"version_mismatch\": " << k.fenced_mismatch
+        << ", \"failed\": " << k.fenced_failed << ", \"unknown\": " << k.fenced_unknown
+        << "}, \"stale_writes\": {\"total\": " << k.stale_writes
+        << ", \"refused\": " << k.stale_refused << ", \"accepted\": " << k.stale_accepted
+        << ", \"other\": " << k.stale_other << "}, \"releases\": {\"total\": " << k.releases
+        << ", \"ok\": " << k.releases_ok << ", \"fenced\": " << k.releases_fenced
+        << ", \"other\": " << k.releases_other << "}, \"keys_checked\": " << k.keys_checked << "}";
   }
   out << ",\n  \"anomalies\": [";
   for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonQuote(anomalies[i]);

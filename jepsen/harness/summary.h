@@ -12,6 +12,7 @@
 
 #include "jepsen/checker/checker.h"
 #include "jepsen/harness/history.h"
+#include "jepsen/harness/lock_check.h"
 #include "jepsen/harness/nemesis.h"
 #include "jepsen/harness/options.h"
 #include "jepsen/harness/set_check.h"
@@ -38,6 +39,7 @@ struct Summary {
   int final_reads = 0, final_reads_failed = 0;
   std::optional<lincheck::CheckResult> register_result;
   std::optional<SetCheckResult> set_result;
+  std::optional<LockCheckResult> lock_result;
   bool interrupted = false;
   std::vector<std::string> anomalies;  // the history is not correct
   std::vector<std::string> vacuity;    // the run did not prove enough

@@ -1,0 +1,273 @@
+// Copyright (c) kvd authors.
+
+#include "jepsen/harness/lock_workload.h"
+
+#include <charconv>
+#include <random>
+
+namespace kvd::jepsen {
+
+std::vector<LockTarget> LockTargets(int count, bool other_shard, const ShardOf& shard_of) {
+  std::vector<LockTarget> targets;
+  for (int i = 0; i < count; ++i) {
+    const std::string tag = "g" + std::to_string(i);
+    LockTarget t{"{" + tag + "}lock", "{" + tag + "}data"};
+    if (other_shard) {
+      if (!shard_of) return {};
+      const uint64_t key_shard = shard_of(t.key);
+      bool found = false;
+      for (int n = 0; n < 1000 && !found; ++n) {
+        t.lock = "{" + tag + "-" + std::to_string(n) + "}lock";
+        found = shard_of(t.lock) != key_shard;
+      }
+      if (!found) return {};
+    }
+    targets.push_back(std::move(t));
+  }
+  return targets;
+}
+
+std::string FenceValue(const std::string& lock, uint64_t token) {
+  return lock + ":" + std::to_string(token);
+}
+
+std::string LockPath(const std::string& lock) { return "/v1/locks/" + rpc::PercentEncode(lock); }
+
+std::optional<uint64_t> JsonTopLevelUint(std::string_view body, std::string_view field) {
+  int depth = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    } else if (c == '"') {
+      const size_t begin = ++i;
+      while (i < body.size() && body[i] != '"') i += body[i] == '\\' ? 2 : 1;
+      if (i >= body.size()) return std::nullopt;
+      if (depth != 1 || body.substr(begin, i - begin) != field) continue;
+      size_t j = i + 1;
+      while (j < body.size() && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n')) j++;
+      if (j >= body.size() || body[j] != ':') continue;  // a string value, not a name
+      j++;
+      while (j < body.size() && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n')) j++;
+      uint64_t value = 0;
+      auto [end, ec] = std::from_chars(body.data() + j, body.data() + body.size(), value);
+      if (ec != std::errc() || end == body.data() + j) return std::nullopt;
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+using lincheck::Outcome;
+
+// One worker's state and its four kinds of request.
+class LockWorker {
+ public:
+  LockWorker(const Options& o, const std::vector<std::string>& endpoints, int worker,
+             History& history, Clock::time_point start, std::atomic<int64_t>& next_process)
+      : o_(o),
+        worker_(worker),
+        history_(history),
+        start_(start),
+        next_process_(next_process),
+        client_(MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms))),
+        // An acquire may wait wait_ms for the lock before its answer comes.
+        lock_client_(MakeClient(endpoints, worker,
+                                std::chrono::milliseconds(o.lock_wait_ms + o.client_timeout_ms))),
+        client_id_("jl" + std::to_string(o.seed % 1000000007) + "-w" + std::to_string(worker)),
+        process_(worker) {}
+
+  HistoryOp Acquire(const LockTarget& t) {
+    HistoryOp op = New("acquire", t.lock, t.lock);
+    const std::string body = "{\"owner\":\"w" + std::to_string(worker_) +
+                             "\",\"ttl_ms\":" + std::to_string(o_.lock_ttl_ms) +
+                             ",\"wait_ms\":" + std::to_string(o_.lock_wait_ms) + "}";
+    op.call_ns = SinceNs(start_);
+    rpc::Result r = lock_client_.Request("POST", LockPath(t.lock), body,
+                                         {Idempotency(), {"Content-Type", "application/json"}});
+    op.token = JsonTopLevelUint(r.body, "token").value_or(0);
+    if (r.ok() && op.token == 0) {  // granted or not, we cannot tell: the lock may be ours
+      r.transport = rpc::Transport::kProtocolError;
+      r.transport_error = "200 without a token: " + r.body.substr(0, 200);
+    }
+    return Finish(std::move(op), r);
+  }
+
+  HistoryOp Read(const LockTarget& t, uint64_t token) {
+    HistoryOp op = New("read", t.key, t.lock);
+    op.token = token;
+    op.call_ns = SinceNs(start_);
+    rpc::Result r = client_.Get(t.key);
+    if (r.ok()) op.result = r.body;
+    return Finish(std::move(op), r);
+  }
+
+  // A fenced PUT of a fresh value; a cas when `if_version` is given (expected: its value).
+  HistoryOp Write(const LockTarget& t, uint64_t token, std::optional<uint64_t> if_version,
+                  std::optional<std::string> expected, bool stale) {
+    HistoryOp op = New(if_version ? "cas" : "write", t.key, t.lock);
+    op.token = token;
+    op.stale = stale;
+    op.value = "w" + std::to_string(worker_) + ":" + std::to_string(token) + ":" +
+               std::to_string(++counter_);
+    std::string target = rpc::KeyPath(t.key);
+    if (if_version) {
+      op.if_version = if_version;
+      op.expected = std::move(expected);
+      target += "?if_version=" + std::to_string(*if_version);
+    }
+    op.call_ns = SinceNs(start_);
+    const rpc::Result r = client_.Request("PUT", target, *op.value,
+                                          {{"X-Fence", FenceValue(t.lock, token)}, Idempotency()});
+    return Finish(std::move(op), r);
+  }
+
+  HistoryOp Release(const LockTarget& t, uint64_t token) {
+    HistoryOp op = New("release", t.lock, t.lock);
+    op.token = token;
+    op.call_ns = SinceNs(start_);
+    const rpc::Result r = client_.Request(
+        "DELETE", LockPath(t.lock) + "?token=" + std::to_string(token), {}, {Idempotency()});
+    return Finish(std::move(op), r);
+  }
+
+  // Records the operation; a new process id after an unknown outcome.
+  void Record(const HistoryOp& op) {
+    history_.Append(op);
+    if (op.outcome == Outcome::kUnknown) process_ = next_process_++;
+  }
+
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  static rpc::HttpClient MakeClient(const std::vector<std::string>& endpoints, int worker,
+                                    std::chrono::milliseconds timeout) {
+    rpc::ClientOptions c;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      c.endpoints.push_back(endpoints[(worker + i) % endpoints.size()]);
+    }
+    c.connect_timeout = std::chrono::milliseconds(500);
+    c.request_timeout = timeout;
+    c.max_attempts = 2;
+    c.retry_backoff = std::chrono::milliseconds(50);
+    c.max_backoff = std::chrono::milliseconds(300);
+    return rpc::HttpClient(c);
+  }
+
+  HistoryOp New(const char* f, const std::string& key, const std::string& lock) const {
+    HistoryOp op;
+    op.worker = worker_;
+    op.process = process_;
+    op.f = f;
+    op.key = key;
+    op.lock = lock;
+    return op;
+  }
+
+  rpc::Header Idempotency() {
+    return {"Idempotency-Key", client_id_ + ":" + std::to_string(++seq_)};
+  }
+
+  HistoryOp Finish(HistoryOp op, const rpc::Result& r) const {
+    op.ret_ns = SinceNs(start_);
+    Classify(r, op);
+    if (op.outcome == Outcome::kOk) {
+      op.version = r.version.value_or(0);
+      op.revision = r.revision.value_or(JsonTopLevelUint(r.body, "revision").value_or(0));
+      if (op.f == "read" && !r.ok()) op.version = 0;  // 404: absent, version 0
+    }
+    return op;
+  }
+
+  const Options& o_;
+  const int worker_;
+  History& history_;
+  const Clock::time_point start_;
+  std::atomic<int64_t>& next_process_;
+  rpc::HttpClient client_;
+  rpc::HttpClient lock_client_;
+  const std::string client_id_;  // for Idempotency-Key; seq_ grows over all the worker's writes
+  uint64_t seq_ = 0;
+  uint64_t counter_ = 0;
+  int64_t process_;
+  std::mt19937_64 rng_{o_.seed * 1000003 + 7919 + static_cast<uint64_t>(worker_)};
+};
+
+}  // namespace
+
+LockWorkers::LockWorkers(const Options& options, std::vector<std::string> endpoints,
+                         History& history, Clock::time_point start, std::vector<LockTarget> targets)
+    : options_(options),
+      endpoints_(std::move(endpoints)),
+      history_(history),
+      start_(start),
+      targets_(std::move(targets)),
+      next_process_(options.concurrency) {}
+
+LockWorkers::~LockWorkers() { Stop(); }
+
+void LockWorkers::Start() {
+  for (int w = 0; w < options_.concurrency; ++w) threads_.emplace_back([this, w] { Run(w); });
+}
+
+void LockWorkers::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::vector<std::string> LockWorkers::Keys() const {
+  std::vector<std::string> keys;
+  for (const LockTarget& t : targets_) keys.push_back(t.key);
+  return keys;
+}
+
+bool LockWorkers::Stall(std::chrono::milliseconds d) const {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until) {
+    if (stop_) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void LockWorkers::Run(int worker) {
+  LockWorker w(options_, endpoints_, worker, history_, start_, next_process_);
+  std::uniform_real_distribution<double> unit(0, 1);
+  while (!stop_) {
+    const LockTarget& t = targets_[w.rng()() % targets_.size()];
+    const HistoryOp acquired = w.Acquire(t);
+    w.Record(acquired);
+    if (acquired.outcome != Outcome::kOk) {
+      // Held past wait_ms: try again at once. Else the cluster refused (no leader, ...) or the
+      // outcome is unknown: a short pause, so a dead cluster is not spun on.
+      if (acquired.error.rfind("409", 0) != 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      continue;
+    }
+    const uint64_t token = acquired.token;
+    const HistoryOp read = w.Read(t, token);
+    w.Record(read);
+    if (read.outcome == Outcome::kOk) {
+      const bool stall = unit(w.rng()) < options_.lock_stall_probability;
+      if (stall && !Stall(std::chrono::milliseconds(2 * options_.lock_ttl_ms))) break;
+      std::optional<uint64_t> if_version;
+      // A 200 read without X-Kv-Version gives no version to compare with.
+      const bool version_known = !read.result || read.version != 0;
+      if (!stall && version_known && w.rng()() % 2 == 0) if_version = read.version;
+      const HistoryOp first = w.Write(t, token, if_version, read.result, stall);
+      w.Record(first);
+      if (!stall && first.outcome == Outcome::kOk && first.version != 0 && w.rng()() % 2 == 0) {
+        w.Record(w.Write(t, token, first.version, first.value, false));
+      }
+    }
+    w.Record(w.Release(t, token));
+  }
+}
+
+}  // namespace kvd::jepsen
