@@ -45,10 +45,32 @@ HttpReply ServiceErrorReply(kv::ErrorCode code, std::string_view message, bool i
                               : "timed out"),
           details);
     }
+    case kv::ErrorCode::kLockHeld:
+      return ErrorReply(409, "lock_held", or_default("the lock is held by another holder"));
+    case kv::ErrorCode::kFenced:
+      return ErrorReply(409, "fenced",
+                        or_default("the fencing token is no longer current; nothing applied"));
     case kv::ErrorCode::kOk:
       break;
   }
   return ErrorReply(500, "internal", "unexpected service answer");
+}
+
+HttpReply LockErrorReply(kv::ErrorCode code, std::string_view message, bool is_write,
+                         const std::optional<kv::LockHolder>& holder) {
+  if (code == kv::ErrorCode::kNotFound) {
+    return ErrorReply(404, "not_found", message.empty() ? "lock not found" : message);
+  }
+  if (code == kv::ErrorCode::kLockHeld) {
+    ErrorDetails details;
+    details.holder = holder;
+    return ErrorReply(409, "lock_held",
+                      message.empty() ? "the lock is held by another holder" : message, details);
+  }
+  if (code == kv::ErrorCode::kFenced && message.empty()) {
+    return ErrorReply(409, "fenced", "the lock is not held with this token; nothing applied");
+  }
+  return ServiceErrorReply(code, message, is_write, 0);
 }
 
 HttpReply TimeoutReply(bool is_write) {

@@ -7,8 +7,11 @@
 //   kVersionMismatch    412     version_mismatch    "current_version"
 //   kOverloaded         429     overloaded          Retry-After header
 //   kUnavailable        503     unavailable         Retry-After header
-//   kTimeout            504     timeout             "indeterminate": true for writes, false for
-//   reads anything else       500     internal
+//   kLockHeld           409     lock_held           "holder" (LockErrorReply)
+//   kFenced             409     fenced
+//   kTimeout            504     timeout             "indeterminate": true for writes (and lock
+//                                                   operations), false for reads
+//   anything else       500     internal
 //
 // The HTTP layer adds: 400 bad_key / invalid_argument (malformed request), 404 no_route (unknown
 // route; docs/api.md keeps not_found for missing keys and locks), 405 method_not_allowed (with
@@ -18,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +51,12 @@ HttpReply ErrorReply(int status, std::string_view code, std::string_view message
 // The reply for a service answer other than kOk ('message' may be empty: a default is used).
 HttpReply ServiceErrorReply(kv::ErrorCode code, std::string_view message, bool is_write,
                             uint64_t current_version);
+
+// The reply for a lock operation's or lock listing's answer other than kOk: as ServiceErrorReply
+// (lock operations are writes: a 504 is indeterminate), with lock wording for not_found and the
+// holder, when given, in a 409 lock_held.
+HttpReply LockErrorReply(kv::ErrorCode code, std::string_view message, bool is_write,
+                         const std::optional<kv::LockHolder>& holder);
 
 // 504 for a request the service did not answer in time.
 HttpReply TimeoutReply(bool is_write);

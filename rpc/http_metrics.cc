@@ -25,6 +25,16 @@ std::string_view HttpRouteName(HttpRoute route) {
       return "readyz";
     case HttpRoute::kMetrics:
       return "metrics";
+    case HttpRoute::kLockAcquire:
+      return "lock_acquire";
+    case HttpRoute::kLockKeepalive:
+      return "lock_keepalive";
+    case HttpRoute::kLockRelease:
+      return "lock_release";
+    case HttpRoute::kLockGet:
+      return "lock_get";
+    case HttpRoute::kLockList:
+      return "lock_list";
     case HttpRoute::kOther:
       break;
   }
@@ -32,7 +42,9 @@ std::string_view HttpRouteName(HttpRoute route) {
 }
 
 bool IsWriteRoute(HttpRoute route) {
-  return route == HttpRoute::kKvPut || route == HttpRoute::kKvDelete;
+  return route == HttpRoute::kKvPut || route == HttpRoute::kKvDelete ||
+         route == HttpRoute::kLockAcquire || route == HttpRoute::kLockKeepalive ||
+         route == HttpRoute::kLockRelease;
 }
 
 void HttpMetrics::RecordRequest(HttpRoute route, int status,

@@ -31,11 +31,17 @@ enum class HttpRoute {
   kHealthz,
   kReadyz,
   kMetrics,
+  kLockAcquire,
+  kLockKeepalive,
+  kLockRelease,
+  kLockGet,
+  kLockList,
   kOther,  // unknown routes, wrong methods, unparsable requests
 };
-inline constexpr int kHttpRouteCount = 10;
+inline constexpr int kHttpRouteCount = 15;
 
 std::string_view HttpRouteName(HttpRoute route);  // the metrics label, e.g. "kv_put"
+// Key writes and lock operations: a 504 on them is indeterminate.
 bool IsWriteRoute(HttpRoute route);
 
 class HttpMetrics {

@@ -4,40 +4,38 @@
 #include <string_view>
 #include <utility>
 
+#include "rpc/http_router_util.h"
 #include "rpc/http_url.h"
 #include "rpc/idempotency_key.h"
+#include "rpc/lock_fence.h"
 
 namespace kvd::rpc {
+
+std::optional<HttpReply> router::ParseIdempotency(const HttpRequest& req, std::string& client_id,
+                                                  uint64_t& seq) {
+  if (req.idempotency_keys.size() > 1) return BadRequest("more than one Idempotency-Key");
+  if (req.idempotency_keys.empty()) return std::nullopt;
+  std::string error;
+  std::optional<IdempotencyKey> idempotency = IdempotencyKey::Parse(req.idempotency_keys[0], &error);
+  if (!idempotency) return BadRequest("Idempotency-Key must be <client-id>:<seq>: " + error);
+  client_id = std::move(idempotency->client_id);
+  seq = idempotency->seq;
+  return std::nullopt;
+}
+
 namespace {
+
+using router::BadRequest;
+using router::kBadDirectoryVersion;
+using router::ParseStale;
+using router::RequestDirectoryVersion;
+using router::RespondNow;
+using router::WithDirectoryVersion;
+
+constexpr std::string_view kLocksPath = "/v1/locks";
 
 constexpr std::string_view kKvPrefix = "/v1/kv/";
 constexpr size_t kDefaultScanLimit = 100;
-
-void RespondNow(const Responder& respond, HttpReply reply) {
-  respond([reply = std::move(reply)] { return reply; });
-}
-
-HttpReply BadRequest(std::string_view message) {
-  return ErrorReply(400, "invalid_argument", message);
-}
-
-// The directory the node routed by (docs/api.md, Directory and routing); 0: it has none yet.
-HttpReply WithDirectoryVersion(HttpReply reply, uint64_t directory_version) {
-  if (directory_version != 0) {
-    reply.headers.emplace_back("X-Kv-Directory-Version", std::to_string(directory_version));
-  }
-  return reply;
-}
-
-// The X-Kv-Directory-Version request header: 0 when absent; nullopt when malformed or repeated.
-std::optional<uint64_t> RequestDirectoryVersion(const HttpRequest& req) {
-  if (req.directory_versions.empty()) return 0;
-  if (req.directory_versions.size() > 1) return std::nullopt;
-  return ParseUint64(req.directory_versions[0]);
-}
-
-constexpr std::string_view kBadDirectoryVersion =
-    "X-Kv-Directory-Version must be one decimal integer from 0 to 2^64-1";
 
 void AddKeyHeaders(HttpReply& reply, uint64_t version, uint64_t revision, uint64_t shard) {
   reply.headers.emplace_back("X-Kv-Version", std::to_string(version));
@@ -66,21 +64,13 @@ HttpReply ReadReply(kv::ReadResponse& r) {
   return reply;
 }
 
-// ?consistency=: false (linearizable, the default) or true (stale); nullopt if malformed.
-std::optional<bool> ParseStale(const Query& query) {
-  const std::string* c = query.Find("consistency");
-  if (c == nullptr || *c == "linearizable") return false;
-  if (*c == "stale") return true;
-  return std::nullopt;
-}
-
 }  // namespace
 
 HttpRouter::HttpRouter(kv::KvService& service, const HttpOptions& options,
                        const HttpMetrics& metrics)
     : service_(service), options_(options), metrics_(metrics) {}
 
-HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
+HandledRequest HttpRouter::Handle(HttpRequest req, const Responder& respond) {
   auto [path, query] = SplitTarget(req.target);
   const bool get = req.method == "GET";
   auto only_get = [&](HttpRoute route, auto&& make) {
@@ -98,6 +88,9 @@ HttpRoute HttpRouter::Handle(HttpRequest req, const Responder& respond) {
 
   if (path.starts_with(kKvPrefix)) {
     return HandleKey(req, path.substr(kKvPrefix.size()), query, respond);
+  }
+  if (path == kLocksPath || path.starts_with("/v1/locks/")) {
+    return HandleLocks(req, path.substr(kLocksPath.size()), query, respond);
   }
   if (path == "/v1/kv") {
     if (!get) {
@@ -202,17 +195,13 @@ HttpRoute HttpRouter::HandleKey(HttpRequest& req, std::string_view encoded_key,
     write.if_version = ParseUint64(*v);
     if (!write.if_version) return fail(BadRequest("if_version must be a non-negative integer"));
   }
-  if (req.idempotency_keys.size() > 1) return fail(BadRequest("more than one Idempotency-Key"));
-  if (req.idempotency_keys.size() == 1) {
-    std::optional<IdempotencyKey> idempotency =
-        IdempotencyKey::Parse(req.idempotency_keys[0], &error);
-    if (!idempotency) {
-      return fail(BadRequest("Idempotency-Key must be <client-id>:<seq>: " + error));
-    }
-    write.client_id = std::move(idempotency->client_id);
-    write.seq = idempotency->seq;
+  if (auto bad = router::ParseIdempotency(req, write.client_id, write.seq)) return fail(*bad);
+  if (req.fences.size() > 1) return fail(BadRequest("more than one X-Fence"));
+  if (req.fences.size() == 1) {
+    std::optional<LockFence> fence = LockFence::Parse(req.fences[0], &error);
+    if (!fence) return fail(BadRequest("X-Fence must be <lock>:<token>: " + error));
+    write.fence = kv::Fence{std::move(fence->lock), fence->token};
   }
-  if (req.has_fence) return fail(BadRequest("X-Fence is not supported by this server yet"));
   if (!write.is_delete) write.value = std::move(req.body);
 
   const bool is_delete = write.is_delete;

@@ -8,6 +8,12 @@
 //   GET    /v1/kv        ?prefix=P&after=K&limit=N&consistency=  -> {"items", "more"}
 //   GET    /v1/directory                                          -> the shard directory
 //   GET    /v1/cluster, /healthz, /readyz, /metrics
+//   POST   /v1/locks/{name}            {"owner", "ttl_ms", "wait_ms"} -> {"token", "ttl_ms", ...}
+//   POST   /v1/locks/{name}/keepalive  {"token"}                    -> {"token", "ttl_ms", ...}
+//   DELETE /v1/locks/{name}  ?token=T                               -> {"released", "revision"}
+//   GET    /v1/locks/{name}  ?consistency=                          -> the lock
+//   GET    /v1/locks         ?after=N&limit=N&consistency=          -> {"locks", "more"}
+//   (the lock routes are in http_router_locks.cc; docs/api.md, "Locks")
 //
 // Keys: everything after "/v1/kv/" up to the query, percent-decoded. A raw '/' there is part of
 // the key ("/v1/kv/a/b" is key "a/b", the same as "/v1/kv/a%2Fb"); '+' is a literal '+'.
@@ -15,15 +21,18 @@
 // with X-Kv-Applied-Index (how far the serving replica had applied; tells staleness).
 // Writes take "Idempotency-Key: <client-id>:<seq>" (parsed by rpc/idempotency_key.h, shared with
 // the client: client id 1..256 printable ASCII bytes, split at the last ':'; seq 1..2^64-1).
-// Requests under /v1/kv take "X-Kv-Directory-Version: <u64>" (the directory the client routed by;
-// malformed or repeated: 400) and their answers from the node carry the directory version the node
-// routed by, when it has one, so a client with an older directory learns to refresh it.
-// X-Fence is not supported yet and is refused (400) rather than ignored, since a write believed
-// fenced must never be applied unfenced.
+// Requests under /v1/kv and /v1/locks take "X-Kv-Directory-Version: <u64>" (the directory the
+// client routed by; malformed or repeated: 400) and their answers from the node carry the directory
+// version the node routed by, when it has one, so a client with an older directory learns to
+// refresh it. Lock operations (POST, DELETE) take Idempotency-Key like writes.
+// Lock names are one path segment, percent-decoded like keys (a raw '/' ends the name).
+// PUT and DELETE of a key take "X-Fence: <lock>:<token>" (rpc/lock_fence.h; malformed or
+// repeated: 400), passed on as WriteRequest::fence; reads ignore it.
 //
 // Thread-safety: Handle() may be called concurrently from several connections.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -40,8 +49,19 @@ struct HttpRequest {
   std::string target;  // origin-form, e.g. "/v1/kv/a%2Fb?if_version=3"
   std::string body;
   std::vector<std::string> idempotency_keys;    // every Idempotency-Key header, in order
-  bool has_fence = false;                       // an X-Fence header was present
+  std::vector<std::string> fences;              // every X-Fence header, in order
   std::vector<std::string> directory_versions;  // every X-Kv-Directory-Version header, in order
+};
+
+// What Handle() made of a request: its route, for metrics and for the timeout reply (writes and
+// lock operations are indeterminate), and how much longer than the request timeout the answer may
+// take (a waiting lock acquire blocks up to its wait_ms in the node).
+struct HandledRequest {
+  HandledRequest(HttpRoute r = HttpRoute::kOther,  // NOLINT: implicit, routes convert
+                 std::chrono::milliseconds extra = std::chrono::milliseconds(0))
+      : route(r), extra_wait(extra) {}
+  HttpRoute route;
+  std::chrono::milliseconds extra_wait;
 };
 
 // Builds the reply; run on the connection's strand, so that service threads only move their
@@ -56,13 +76,20 @@ class HttpRouter {
   HttpRouter(kv::KvService& service, const HttpOptions& options, const HttpMetrics& metrics);
 
   // Answers 'req' through 'respond' (once, before returning or later from a service thread) and
-  // returns its route, for metrics and for the timeout reply (writes are indeterminate).
-  HttpRoute Handle(HttpRequest req, const Responder& respond);
+  // says what it was (route, and any extra time its answer may take).
+  HandledRequest Handle(HttpRequest req, const Responder& respond);
 
  private:
   HttpRoute HandleKey(HttpRequest& req, std::string_view encoded_key, std::string_view query,
                       const Responder& respond);
   HttpRoute HandleScan(const HttpRequest& req, std::string_view query, const Responder& respond);
+  // Everything under /v1/locks ('rest': the path after "/v1/locks"; http_router_locks.cc).
+  HandledRequest HandleLocks(HttpRequest& req, std::string_view rest, std::string_view query,
+                             const Responder& respond);
+  HandledRequest HandleLockOp(HttpRequest& req, std::string name, bool keepalive,
+                              std::string_view query, const Responder& respond);
+  HttpRoute HandleLockList(const HttpRequest& req, std::string name, std::string_view query,
+                           const Responder& respond);
 
   kv::KvService& service_;
   const HttpOptions& options_;

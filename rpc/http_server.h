@@ -23,7 +23,9 @@
 //     closed without a response. Keep max_connections (times two) below the process's file
 //     descriptor limit (cli/kvd.cc derives it).
 //   - a request whose service callback has not answered within request_timeout: 504 timeout,
-//     "indeterminate": true for writes (the write may still be applied). A late answer is dropped.
+//     "indeterminate": true for writes and lock operations (they may still be applied). A late
+//     answer is dropped. A waiting lock acquire gets request_timeout + its wait_ms.
+//   - lock acquire and keepalive bodies over 64 KiB: 413 too_large.
 //   - request header: a fresh connection must deliver its first request header within
 //     header_timeout of being accepted; a keep-alive connection may wait idle_timeout for the
 //     first byte of its next request, and then has header_timeout for the rest of the header.

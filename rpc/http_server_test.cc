@@ -127,9 +127,28 @@ TEST_F(HttpApiTest, MalformedIdempotencyKeyIs400) {
       "invalid_argument");
 }
 
-TEST_F(HttpApiTest, FencedWritesAreRefusedNotIgnored) {
-  ExpectError(Call("PUT", "/v1/kv/k", "v", {{"X-Fence", "lock:7"}}), 400, "invalid_argument");
-  ExpectError(Call("GET", "/v1/kv/k"), 404, "not_found");  // nothing was written
+TEST_F(HttpApiTest, FencedWritesCarryTheFenceAndMalformedOnesAreRefused) {
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "v", {{"X-Fence", "lock:7"}}).status, 200);
+  ASSERT_TRUE(service_.last_write().fence.has_value());
+  EXPECT_EQ(service_.last_write().fence->lock, "lock");
+  EXPECT_EQ(service_.last_write().fence->token, 7u);
+  ASSERT_EQ(Call("DELETE", "/v1/kv/k", "", {{"X-Fence", "a:b:9"}}).status, 200);
+  EXPECT_EQ(service_.last_write().fence->lock, "a:b");  // split at the last ':'
+  EXPECT_EQ(service_.last_write().fence->token, 9u);
+  ASSERT_EQ(Call("PUT", "/v1/kv/k", "v").status, 200);
+  EXPECT_FALSE(service_.last_write().fence.has_value());
+  // A write believed fenced must never be applied unfenced: a bad header refuses it.
+  for (const char* bad : {"lock", ":7", "lock:", "lock:0", "lock:-1", "lock:+1", "lock:abc",
+                          "lock:1.5", "lock: 7", "lock:99999999999999999999", ""}) {
+    SCOPED_TRACE(bad);
+    ExpectError(Call("PUT", "/v1/kv/f", "v", {{"X-Fence", bad}}), 400, "invalid_argument");
+    ExpectError(Call("DELETE", "/v1/kv/k", "", {{"X-Fence", bad}}), 400, "invalid_argument");
+  }
+  ExpectError(Call("PUT", "/v1/kv/f", "v", {{"X-Fence", "a:1"}, {"X-Fence", "a:2"}}), 400,
+              "invalid_argument");
+  ExpectError(Call("GET", "/v1/kv/f"), 404, "not_found");  // nothing was written
+  // Reads ignore the header, even a malformed one.
+  EXPECT_EQ(Call("GET", "/v1/kv/k", "", {{"X-Fence", "nonsense"}}).status, 200);
 }
 
 TEST_F(HttpApiTest, KeysArePercentDecoded) {
@@ -292,6 +311,7 @@ TEST_F(HttpApiTest, ServiceErrorsMapToApiStatuses) {
       {kv::ErrorCode::kOverloaded, 429, "overloaded"},
       {kv::ErrorCode::kUnavailable, 503, "unavailable"},
       {kv::ErrorCode::kTimeout, 504, "timeout"},
+      {kv::ErrorCode::kFenced, 409, "fenced"},  // a fenced write
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.error_code);

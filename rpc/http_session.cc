@@ -242,7 +242,8 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto it = keys.first; it != keys.second; ++it) {
       req.idempotency_keys.emplace_back(it->value());
     }
-    req.has_fence = msg.count("X-Fence") > 0;
+    auto fences = msg.equal_range("X-Fence");
+    for (auto it = fences.first; it != fences.second; ++it) req.fences.emplace_back(it->value());
     auto versions = msg.equal_range("X-Kv-Directory-Version");
     for (auto it = versions.first; it != versions.second; ++it) {
       req.directory_versions.emplace_back(it->value());
@@ -263,8 +264,10 @@ class Session : public std::enable_shared_from_this<Session> {
         self->OnReply(id, std::move(make));
       });
     };
+    HandledRequest handled;
     try {
-      route_ = ctx_.router.Handle(std::move(req), respond);
+      handled = ctx_.router.Handle(std::move(req), respond);
+      route_ = handled.route;
     } catch (const std::exception& e) {
       ctx_.Log(std::string("HTTP handler failed: ") + e.what());
       if (awaiting_) {
@@ -273,7 +276,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return;
     }
-    deadline_.expires_after(ctx_.options.request_timeout);
+    // A waiting lock acquire may block in the node for its wait_ms before the normal request
+    // timeout even starts to matter; the 504 must not come before the node's own answer.
+    deadline_.expires_after(ctx_.options.request_timeout + handled.extra_wait);
     deadline_.async_wait([self = shared_from_this(), id](beast::error_code ec) {
       if (!ec) self->OnDeadline(id);
     });

@@ -170,6 +170,86 @@ void FakeKvService::Scan(kv::ScanRequest req, std::function<void(kv::ScanRespons
   Deliver([done = std::move(done), resp = std::move(resp)] { done(resp); });
 }
 
+kv::LockRequest FakeKvService::last_lock() const {
+  std::lock_guard lock(mu_);
+  return last_lock_;
+}
+
+kv::LockListRequest FakeKvService::last_lock_list() const {
+  std::lock_guard lock(mu_);
+  return last_lock_list_;
+}
+
+void FakeKvService::Lock(kv::LockRequest req, std::function<void(kv::LockResponse)> done) {
+  kv::LockResponse resp;
+  {
+    std::lock_guard lock(mu_);
+    last_lock_ = req;
+    resp.shard = 1;
+    resp.directory_version = directory_.version;
+    auto it = locks_.find(req.name);
+    if (fail_code_ != kv::ErrorCode::kOk) {
+      resp.code = fail_code_;
+      resp.message = fail_message_;
+    } else if (req.op == kv::LockOp::kAcquire) {
+      if (it != locks_.end() && it->second.holder) {
+        resp.code = kv::ErrorCode::kLockHeld;
+        resp.holder = it->second.holder;
+      } else {
+        kv::LockInfo& info = locks_[req.name];
+        info.name = req.name;
+        info.shard = 1;
+        info.last_token = ++revision_;
+        info.holder = kv::LockHolder{req.owner, info.last_token, req.ttl_ms, req.ttl_ms};
+        resp.token = info.last_token;
+        resp.ttl_ms = req.ttl_ms;
+        resp.revision = revision_;
+      }
+    } else if (it == locks_.end()) {
+      resp.code = kv::ErrorCode::kNotFound;
+    } else if (!it->second.holder || it->second.holder->token != req.token) {
+      resp.code = kv::ErrorCode::kFenced;
+    } else {
+      resp.token = req.token;
+      resp.ttl_ms = it->second.holder->ttl_ms;
+      resp.revision = ++revision_;
+      if (req.op == kv::LockOp::kRelease) it->second.holder.reset();
+    }
+  }
+  Deliver([done = std::move(done), resp = std::move(resp)] { done(resp); });
+}
+
+void FakeKvService::Locks(kv::LockListRequest req,
+                          std::function<void(kv::LockListResponse)> done) {
+  kv::LockListResponse resp;
+  {
+    std::lock_guard lock(mu_);
+    last_lock_list_ = req;
+    resp.directory_version = directory_.version;
+    if (fail_code_ != kv::ErrorCode::kOk) {
+      resp.code = fail_code_;
+      resp.message = fail_message_;
+    } else if (!req.name.empty()) {
+      auto it = locks_.find(req.name);
+      if (it == locks_.end()) {
+        resp.code = kv::ErrorCode::kNotFound;
+      } else {
+        resp.locks.push_back(it->second);
+      }
+    } else {
+      for (auto it = locks_.upper_bound(req.after); it != locks_.end(); ++it) {
+        if (!it->second.holder && it->second.waiters.empty()) continue;
+        if (resp.locks.size() == req.limit) {
+          resp.more = true;
+          break;
+        }
+        resp.locks.push_back(it->second);
+      }
+    }
+  }
+  Deliver([done = std::move(done), resp = std::move(resp)] { done(resp); });
+}
+
 kv::ClusterStatus FakeKvService::Status() const {
   kv::ClusterStatus s;
   s.node_id = 1;

@@ -51,10 +51,16 @@ class FakeKvService : public kv::KvService {
   kv::WriteRequest last_write() const;
   kv::ReadRequest last_read() const;
   kv::ScanRequest last_scan() const;
+  kv::LockRequest last_lock() const;
+  kv::LockListRequest last_lock_list() const;
 
   void Write(kv::WriteRequest req, std::function<void(kv::WriteResponse)> done) override;
   void Read(kv::ReadRequest req, std::function<void(kv::ReadResponse)> done) override;
   void Scan(kv::ScanRequest req, std::function<void(kv::ScanResponse)> done) override;
+  // Locks in shard 1, without clocks: a lease never runs out, waiting is not modelled (a held lock
+  // answers kLockHeld at once), tokens are revisions. expires_in_ms reports the TTL.
+  void Lock(kv::LockRequest req, std::function<void(kv::LockResponse)> done) override;
+  void Locks(kv::LockListRequest req, std::function<void(kv::LockListResponse)> done) override;
   kv::ClusterStatus Status() const override;
   kv::DirectoryView Directory() const override;
   bool IsReady() const override;
@@ -78,6 +84,9 @@ class FakeKvService : public kv::KvService {
   kv::WriteRequest last_write_;                   // GUARDED_BY(mu_)
   kv::ReadRequest last_read_;                     // GUARDED_BY(mu_)
   kv::ScanRequest last_scan_;                     // GUARDED_BY(mu_)
+  kv::LockRequest last_lock_;                     // GUARDED_BY(mu_)
+  kv::LockListRequest last_lock_list_;            // GUARDED_BY(mu_)
+  std::map<std::string, kv::LockInfo> locks_;     // GUARDED_BY(mu_)
   std::vector<std::function<void()>> held_;       // GUARDED_BY(mu_)
   std::deque<std::function<void()>> queue_;       // GUARDED_BY(mu_)
   bool stopping_ = false;                         // GUARDED_BY(mu_)
