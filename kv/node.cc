@@ -43,7 +43,16 @@ struct ScanInput {
   ScanRequest req;
   std::function<void(ScanResponse)> done;
 };
-using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput, ScanInput>;
+struct LockInput {
+  LockRequest req;
+  std::function<void(LockResponse)> done;
+};
+struct LocksInput {
+  LockListRequest req;
+  std::function<void(LockListResponse)> done;
+};
+using Input =
+    std::variant<kvpb::PeerBatch, WriteInput, ReadInput, ScanInput, LockInput, LocksInput>;
 
 template <typename Response>
 Response Refusal(ErrorCode code, const char* why) {
@@ -110,9 +119,13 @@ void Node::Impl::Handle(Input& in) {
     core->Write(std::move(w->req), std::move(w->done));
   } else if (auto* r = std::get_if<ReadInput>(&in)) {
     core->Read(std::move(r->req), std::move(r->done));
+  } else if (auto* s = std::get_if<ScanInput>(&in)) {
+    core->Scan(std::move(s->req), std::move(s->done));
+  } else if (auto* l = std::get_if<LockInput>(&in)) {
+    core->Lock(std::move(l->req), std::move(l->done));
   } else {
-    auto& s = std::get<ScanInput>(in);
-    core->Scan(std::move(s.req), std::move(s.done));
+    auto& ls = std::get<LocksInput>(in);
+    core->Locks(std::move(ls.req), std::move(ls.done));
   }
 }
 
@@ -129,6 +142,10 @@ void Node::Impl::FailInbox() {
       r->done(Refusal<ReadResponse>(ErrorCode::kUnavailable, "node stopping"));
     } else if (auto* s = std::get_if<ScanInput>(&in)) {
       s->done(Refusal<ScanResponse>(ErrorCode::kUnavailable, "node stopping"));
+    } else if (auto* l = std::get_if<LockInput>(&in)) {
+      l->done(Refusal<LockResponse>(ErrorCode::kUnavailable, "node stopping"));
+    } else if (auto* ls = std::get_if<LocksInput>(&in)) {
+      ls->done(Refusal<LockListResponse>(ErrorCode::kUnavailable, "node stopping"));
     }
   }
 }
@@ -212,6 +229,14 @@ void Node::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
 void Node::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
   // Every shard is asked (some through other nodes), so even a stale scan goes through the core.
   Submit<ScanResponse, ScanInput>(*impl_, std::move(req), std::move(done));
+}
+
+void Node::Lock(LockRequest req, std::function<void(LockResponse)> done) {
+  Submit<LockResponse, LockInput>(*impl_, std::move(req), std::move(done));
+}
+
+void Node::Locks(LockListRequest req, std::function<void(LockListResponse)> done) {
+  Submit<LockListResponse, LocksInput>(*impl_, std::move(req), std::move(done));
 }
 
 ClusterStatus Node::Status() const { return impl_->core->Status(); }

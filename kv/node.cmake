@@ -6,6 +6,7 @@ add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node_apply.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_core.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_driver.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_locks.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_meta.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_open.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_quiesce.cc
@@ -33,9 +34,11 @@ kvd_add_node_library(kvd_node_bug_reuse_request_ids KVD_BUG_REUSE_REQUEST_IDS)
 kvd_add_node_library(kvd_node_bug_no_reconcile KVD_BUG_NO_RECONCILE)
 kvd_add_node_library(kvd_node_bug_staged_install KVD_BUG_STAGED_INSTALL)
 kvd_add_node_library(kvd_node_bug_route_by_own_flags KVD_BUG_ROUTE_BY_OWN_FLAGS)
+kvd_add_node_library(kvd_node_bug_ignore_fence KVD_BUG_IGNORE_FENCE)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
-add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc)
+add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_lock_test.cc)
 target_link_libraries(kv_node_test PRIVATE kvd_node GTest::gtest_main)
 gtest_discover_tests(kv_node_test PROPERTIES LABELS integration DISCOVERY_TIMEOUT 30)
 

@@ -50,6 +50,8 @@ class Node final : public KvService {
   void Write(WriteRequest req, std::function<void(WriteResponse)> done) override;
   void Read(ReadRequest req, std::function<void(ReadResponse)> done) override;
   void Scan(ScanRequest req, std::function<void(ScanResponse)> done) override;
+  void Lock(LockRequest req, std::function<void(LockResponse)> done) override;
+  void Locks(LockListRequest req, std::function<void(LockListResponse)> done) override;
   ClusterStatus Status() const override;
   DirectoryView Directory() const override;
   bool IsReady() const override;

@@ -21,9 +21,13 @@ WriteResponse ToWriteResponse(uint64_t shard, const kvpb::Result& r) {
       resp.code = ErrorCode::kVersionMismatch;
       resp.message = "version mismatch";
       break;
+    case kvpb::RESULT_FENCED:
+      resp.code = ErrorCode::kFenced;
+      resp.message = r.message();
+      break;
     default:
       resp.code = ErrorCode::kInvalidArgument;
-      resp.message = "command rejected by the state machine";
+      resp.message = r.message().empty() ? "command rejected by the state machine" : r.message();
   }
   return resp;
 }
@@ -39,6 +43,7 @@ void PendingRead::Fail(ErrorCode code, const std::string& why) {
 }
 
 void PendingRead::Serve(const ShardStateMachine& sm) {
+  if (is_locks) return locks_done(ReadLocks(sm, shard, locks));
   if (is_scan) {
     ScanResponse resp;
     std::vector<ScanItem> items;
@@ -94,12 +99,23 @@ void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& ent
     // A command counts as activity; a leader's clock entry does not (an idle group quiesces).
     if (a.command.op_case() != kvpb::Command::OP_NOT_SET) r.idle_ticks = 0;
     if (cfg.on_apply) cfg.on_apply(r.shard, a.index, a.command, a.result);
+    NoteLockEffects(r, a);
     if (a.command.proposer_node() != cfg.node_id) continue;
     auto it = writes.find(a.command.request_id());
     if (it == writes.end()) continue;  // timed out already, or not a client's write
-    WriteResponse resp = ToWriteResponse(r.shard, a.result);
-    (resp.code == ErrorCode::kOk ? counters.writes_ok : counters.writes_failed)++;
-    it->second.done(std::move(resp));
+    PendingWrite& w = it->second;
+    if (a.result.code() == kvpb::RESULT_QUEUED && a.result.message() != kDuplicateWaiter) {
+      w.queued = true;  // the outcome comes as a LockWakeup, within the wait
+      w.deadline_ms = NowMs() + w.wait_ms + cfg.request_timeout_ms;
+      continue;
+    }
+    if (w.on_result) {
+      w.on_result(a.result);
+    } else {
+      WriteResponse resp = ToWriteResponse(r.shard, a.result);
+      (resp.code == ErrorCode::kOk ? counters.writes_ok : counters.writes_failed)++;
+      w.done(std::move(resp));
+    }
     writes.erase(it);
   }
   // A pending write whose log slot was committed with another entry was certainly not applied.
@@ -107,7 +123,7 @@ void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& ent
     auto slot = r.slot_to_request.find(e.index());
     if (slot == r.slot_to_request.end()) continue;
     auto it = writes.find(slot->second);
-    if (it != writes.end()) {
+    if (it != writes.end() && !it->second.queued) {
       counters.writes_failed++;
       it->second.done(
           {ErrorCode::kUnavailable, "leader changed before the write committed; retry", r.shard});

@@ -17,6 +17,10 @@
 //   KVD_BUG_ROUTE_BY_OWN_FLAGS a node routes keys by the ring its own flags describe instead of
 //                              the cluster's committed directory (a stale or misconfigured node
 //                              serves keys its shard does not own).
+// And issue 10's fencing defect, which the node simulator and the Jepsen lock workload must
+// catch:
+//   KVD_BUG_IGNORE_FENCE       the node drops a write's X-Fence when it proposes it, so a stale
+//                              lock holder's writes are applied (kvd_bug_ignore_fence).
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -65,6 +69,14 @@ bool KeepAcceptedImageAside() {
 
 bool RouteByCommittedDirectory() {
 #ifdef KVD_BUG_ROUTE_BY_OWN_FLAGS
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool HonourFences() {
+#ifdef KVD_BUG_IGNORE_FENCE
   return false;
 #else
   return true;

@@ -86,6 +86,14 @@ void NodeCore::Scan(ScanRequest req, std::function<void(ScanResponse)> done) {
   impl_->RouteScan(req, StampVersion<ScanResponse>(*impl_, std::move(done)));
 }
 
+void NodeCore::Lock(LockRequest req, std::function<void(LockResponse)> done) {
+  impl_->RouteLock(req, StampVersion<LockResponse>(*impl_, std::move(done)), 0);
+}
+
+void NodeCore::Locks(LockListRequest req, std::function<void(LockListResponse)> done) {
+  impl_->RouteLockRead(req, StampVersion<LockListResponse>(*impl_, std::move(done)));
+}
+
 void NodeCore::Tick() { impl_->Tick(); }
 bool NodeCore::Round() {
   const bool more = impl_->ProcessReadies();
@@ -186,6 +194,7 @@ void CoreImpl::HandleBatch(kvpb::PeerBatch& batch) {
     if (sm.message().type() == raftpb::MSG_SNAP && !AcceptStagedSnapshot(r, sm.message())) {
       continue;
     }
+    StampForwardedProposals(r, *sm.mutable_message());
     (void)r.raw->Step(std::move(*sm.mutable_message()));  // unknown peers are ignored
   }
   for (const auto& n : batch.quiesce()) OnQuiesceNotice(batch.from_node(), n);
@@ -217,54 +226,85 @@ WriteResponse DroppedProposal(const Replica& r, uint64_t self, const raft::Statu
 }  // namespace
 
 void CoreImpl::HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done) {
-  Replica& r = *replicas.at(shard);
-  if (r.quiesced) counters.quiesced_groups--;
-  Wake(r);
-  if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
-    counters.overloaded++;
-    done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", shard));
-    return;
-  }
-  if (LeaderUnreachable(r)) {
-    counters.writes_failed++;
-    done(WriteError(ErrorCode::kUnavailable, "the leader is unreachable; retry", shard));
-    return;
-  }
-  const uint64_t id = NextRequestId();
   kvpb::Command cmd;
-  cmd.set_format(1);
   cmd.set_client_id(req.client_id);
   cmd.set_seq(req.seq);
-  // Only a leader's clock is used for session expiry: a follower's proposal carries no time and
-  // is applied at the shard's clock (the latest leader-stamped time).
-  if (r.soft.state == raft::StateType::kLeader) cmd.set_leader_time_ms(WallMs());
-  cmd.set_proposer_node(cfg.node_id);
-  cmd.set_request_id(id);
+  kvpb::Fence* fence = nullptr;
   if (req.is_delete) {
     auto* d = cmd.mutable_delete_();
     d->set_key(req.key);
     d->set_has_if_version(req.if_version.has_value());
     d->set_if_version(req.if_version.value_or(0));
+    if (req.fence) fence = d->mutable_fence();
   } else {
     auto* p = cmd.mutable_put();
     p->set_key(req.key);
     p->set_value(std::move(req.value));
     p->set_has_if_version(req.if_version.has_value());
     p->set_if_version(req.if_version.value_or(0));
+    if (req.fence) fence = p->mutable_fence();
   }
+  if (fence != nullptr && HonourFences()) {
+    fence->set_lock(req.fence->lock);
+    fence->set_token(req.fence->token);
+    // Whether the holder is checked too: the lock lives in this shard by this node's directory.
+    fence->set_lock_in_shard(Dir()->ShardFor(req.fence->lock) == shard);
+  } else if (fence != nullptr) {
+    req.is_delete ? cmd.mutable_delete_()->clear_fence() : cmd.mutable_put()->clear_fence();
+  }
+  PendingWrite pending;
+  pending.shard = shard;
+  pending.done = std::move(done);
+  ProposeForClient(*replicas.at(shard), cmd, std::move(pending));
+}
+
+void CoreImpl::ProposeForClient(Replica& r, kvpb::Command& cmd, PendingWrite pending) {
+  if (r.quiesced) counters.quiesced_groups--;
+  Wake(r);
+  if (writes.size() + reads.size() + forwards.size() >= cfg.max_pending_requests) {
+    counters.overloaded++;
+    pending.done(WriteError(ErrorCode::kOverloaded, "too many requests in flight", r.shard));
+    return;
+  }
+  if (LeaderUnreachable(r)) {
+    counters.writes_failed++;
+    pending.done(WriteError(ErrorCode::kUnavailable, "the leader is unreachable; retry", r.shard));
+    return;
+  }
+  const uint64_t id = NextRequestId();
+  cmd.set_format(1);
+  // Only a leader's clock is used (sessions, lock leases); a follower's proposal is stamped by
+  // the leader it reaches (StampForwardedProposals).
+  if (r.soft.state == raft::StateType::kLeader) cmd.set_leader_time_ms(StampMs());
+  cmd.set_proposer_node(cfg.node_id);
+  cmd.set_request_id(id);
   raft::Status s = r.raw->Propose(EncodeCommand(cmd));
   if (!s.ok()) {
     WriteResponse resp = DroppedProposal(r, cfg.node_id, s);
     (resp.code == ErrorCode::kOverloaded ? counters.overloaded : counters.writes_failed)++;
-    done(std::move(resp));
+    pending.done(std::move(resp));
     return;
   }
   counters.proposals++;
   if (AckOnPropose()) {
-    done(WriteResponse{ErrorCode::kOk, "", shard});
+    pending.done(WriteResponse{ErrorCode::kOk, "", r.shard});
     return;
   }
-  writes[id] = PendingWrite{shard, std::move(done), NowMs() + cfg.request_timeout_ms, 0};
+  pending.deadline_ms = NowMs() + cfg.request_timeout_ms;
+  writes[id] = std::move(pending);
+}
+
+void CoreImpl::StampForwardedProposals(Replica& r, raftpb::Message& m) {
+  if (m.type() != raftpb::MSG_PROP || r.soft.state != raft::StateType::kLeader) return;
+  const int64_t now = StampMs();
+  for (raftpb::Entry& e : *m.mutable_entries()) {
+    if (e.type() != raftpb::ENTRY_NORMAL || e.data().empty()) continue;
+    kvpb::Command c;
+    if (!DecodeCommand(e.data(), &c) || c.leader_time_ms() != 0) continue;
+    c.set_leader_time_ms(now);
+    c.set_stamp_node(cfg.node_id);
+    e.set_data(EncodeCommand(c));
+  }
 }
 
 void CoreImpl::MaybeProposeClock(Replica& r) {
@@ -276,7 +316,7 @@ void CoreImpl::MaybeProposeClock(Replica& r) {
   // An idle group needs no clock: the next command's stamp advances it by the time that passed
   // (same leader and term). So clock entries stop and the group can quiesce.
   if (r.last_clock_proposal_ms != 0 && r.idle_ticks >= kClockIdleTicks) return;
-  const int64_t now = WallMs();
+  const int64_t now = StampMs();
   const int64_t every = std::max<int64_t>(1, cfg.session_ttl_ms / 8);
   if (r.last_clock_proposal_ms != 0 && now - r.last_clock_proposal_ms < every) return;
   r.last_clock_proposal_ms = now;
@@ -318,6 +358,7 @@ void CoreImpl::Tick() {
     r->raw->Tick();
     RetryStuckSnapshots(*r);
     MaybeProposeClock(*r);
+    MaybeTickLocks(*r);
     MaintainDirectory(*r);
     MaybeQuiesce(*r);
   }
@@ -360,9 +401,9 @@ void CoreImpl::FailAll(const std::string& why) {
   for (auto& [id, read] : reads) read.Fail(ErrorCode::kUnavailable, why);
   reads.clear();
   for (auto& [id, pf] : forwards) {
-    if (pf.write_done) {
+    if (pf.write_done || pf.lock_done) {
       counters.writes_unknown++;
-      pf.write_done(WriteError(ErrorCode::kTimeout, why + "; write outcome unknown", pf.shard));
+      pf.Fail(ErrorCode::kTimeout, why + "; outcome unknown");
     } else {
       pf.Fail(ErrorCode::kUnavailable, why);
     }

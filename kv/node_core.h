@@ -58,6 +58,9 @@ class NodeCore {
   // Linearizable unless req.stale (then served from this replica's state at once).
   void Read(ReadRequest req, std::function<void(ReadResponse)> done);
   void Scan(ScanRequest req, std::function<void(ScanResponse)> done);
+  // Lock commands and reads (docs/api.md, Locks): routed like writes and reads by the name.
+  void Lock(LockRequest req, std::function<void(LockResponse)> done);
+  void Locks(LockListRequest req, std::function<void(LockListResponse)> done);
   // One logical clock tick (NodeConfig::tick_ms): Raft timers, request deadlines, status.
   void Tick();
   // One driver round over every replica with a Ready. Returns true if more is ready at once.

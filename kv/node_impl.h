@@ -18,17 +18,24 @@ namespace kvd::kv {
 using WriteDone = std::function<void(WriteResponse)>;
 using ReadDone = std::function<void(ReadResponse)>;
 using ScanDone = std::function<void(ScanResponse)>;
+using LockDone = std::function<void(LockResponse)>;
+using LockListDone = std::function<void(LockListResponse)>;
 
 // Request ids: the boot count in the high bits, a per-boot sequence in the low bits, so that an
 // id is never reused by a later incarnation of the node (a late answer to a request of the
 // previous incarnation must not answer a new one).
 inline constexpr int kRequestSeqBits = 40;
 
+// A proposed command waiting for its outcome. 'done' answers errors (timeouts, a lost slot);
+// 'on_result', if set, answers the applied result instead of converting it for 'done' (locks).
 struct PendingWrite {
   uint64_t shard = 0;
   std::function<void(WriteResponse)> done;
   int64_t deadline_ms = 0;
   uint64_t index = 0;  // log slot, once seen in a Ready (0: not yet known)
+  std::function<void(const kvpb::Result&)> on_result;
+  int64_t wait_ms = 0;  // a lock acquire may queue this long once applied
+  bool queued = false;  // applied and queued: its outcome comes as a LockWakeup
 };
 
 // A linearizable get or scan waiting for its ReadIndex round and for the replica to apply up to
@@ -40,6 +47,9 @@ struct PendingRead {
   ScanRequest scan;
   std::function<void(ReadResponse)> get_done;
   std::function<void(ScanResponse)> scan_done;
+  bool is_locks = false;  // a lock read (GET /v1/locks[/{name}]) of this shard
+  LockListRequest locks;
+  LockListDone locks_done;
   int64_t deadline_ms = 0;
   bool has_index = false;  // leadership confirmed; serve once applied reaches read_index
   uint64_t read_index = 0;
@@ -62,8 +72,15 @@ bool ReconcileOnOpen();
 // Whether the image Raft was handed moves aside from the staging area: always.
 bool KeepAcceptedImageAside();
 // Whether keys are routed by the directory the meta shard committed (not by the node's flags):
-// always. These decisions live in kv/node_bug_hooks.cc, where planted-bug test builds change them.
+// always.
 bool RouteByCommittedDirectory();
+// Whether a write's fence goes into its command: always. These decisions live in
+// kv/node_bug_hooks.cc, where planted-bug test builds change them.
+bool HonourFences();
+
+// A lock read served from 'sm' (GET /v1/locks[/{name}]); times left are by its applied clock.
+LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
+                           const LockListRequest& req);
 
 struct Replica {
   uint64_t shard = 0;
@@ -89,6 +106,10 @@ struct Replica {
   uint64_t idle_ticks = 0;                          // ticks since the group last did anything
   std::map<uint64_t, uint64_t> snapshot_sent_tick;  // follower -> tick the stream was sent
   std::atomic<uint64_t> applied_index{0};           // mirror for other threads
+  // Locks with waiters and the shard time each is next due; the leader proposes a LockTick
+  // when its estimate of the shard clock reaches it (node_locks.cc).
+  std::map<std::string, int64_t> lock_events;
+  std::map<std::string, uint64_t> lock_tick_sent;  // name -> tick a LockTick was proposed
 };
 
 // Where one driver round's time went, phase by phase (for the slow-round log).
@@ -124,6 +145,9 @@ struct PendingForward {
   WriteDone write_done;
   ReadDone read_done;
   ScanDone scan_done;
+  LockDone lock_done;
+  LockListDone locks_done;
+  int64_t extra_wait_ms = 0;  // a lock acquire may wait this long on top of the request timeout
 
   // Answers with an error that applied nothing (a write whose request may have been applied is
   // answered kTimeout by the caller instead).
@@ -170,6 +194,14 @@ struct CoreImpl {
   uint64_t NextRequestId();
   void HandleBatch(kvpb::PeerBatch& batch);
   void HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done);
+  // Proposes a client's command through the shard's replica (stamped if it leads) and waits
+  // for its outcome, or answers 'pending.done' at once if it cannot be proposed.
+  void ProposeForClient(Replica& r, kvpb::Command& cmd, PendingWrite pending);
+  // The time a leader stamps on its entries (Command.leader_time_ms): its monotonic clock.
+  int64_t StampMs() const { return NowMs(); }
+  // A leader stamps the proposals followers forward to it (MsgProp), so lock leases and
+  // sessions run on its clock even for commands that entered through a follower.
+  void StampForwardedProposals(Replica& r, raftpb::Message& m);
   void HandleRead(PendingRead& read);
   bool LeaderUnreachable(const Replica& r) const;
   void Tick();
@@ -195,6 +227,16 @@ struct CoreImpl {
   void FlushOutbox();
   void SendOut(uint64_t to);  // sends the outbox frame for 'to' now
   ScanResponse LocalStaleScan(uint64_t shard, const ScanRequest& req);
+
+  // node_locks.cc: locks routed by name, their waiters and their timers
+  void RouteLock(LockRequest& req, LockDone done, uint32_t hops);
+  void HandleLock(uint64_t shard, LockRequest& req, LockDone done);
+  void RouteLockRead(LockListRequest& req, LockListDone done);
+  void LockReadShard(uint64_t shard, const LockListRequest& req, LockListDone done,
+                     uint32_t hops);
+  void NoteLockEffects(Replica& r, const AppliedCommand& a);  // every replica, after apply
+  void LoadLockEvents(Replica& r);                            // after open or a snapshot
+  void MaybeTickLocks(Replica& r);                            // leader, each tick
 
   // node_quiesce.cc: idle groups stop ticking
   void Wake(Replica& r) {
@@ -268,6 +310,20 @@ inline ReadResponse ReadError(ErrorCode code, std::string message, uint64_t shar
 }
 inline ScanResponse ScanError(ErrorCode code, std::string message) {
   ScanResponse r;
+  r.code = code;
+  r.message = std::move(message);
+  return r;
+}
+
+inline LockResponse LockError(ErrorCode code, std::string message, uint64_t shard = 0) {
+  LockResponse r;
+  r.code = code;
+  r.message = std::move(message);
+  r.shard = shard;
+  return r;
+}
+inline LockListResponse LockListError(ErrorCode code, std::string message) {
+  LockListResponse r;
   r.code = code;
   r.message = std::move(message);
   return r;

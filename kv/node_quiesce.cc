@@ -44,6 +44,7 @@ bool CoreImpl::StaysQuiet(Replica& r) {
 void CoreImpl::MaybeQuiesce(Replica& r) {
   if (r.soft.state != raft::StateType::kLeader || r.quiesced) return;
   if (++r.idle_ticks < kQuiesceAfterTicks || !cfg.quiesce) return;
+  if (!r.lock_events.empty()) return;  // a waiter's turn needs this leader's LockTick
   const raft::NodeStatus st = r.raw->GetStatus();
   if (st.lead_transferee != 0 || st.hard_state.commit() != st.last_index ||
       r.sm->applied().index() != st.hard_state.commit() || !r.snapshot_sent_tick.empty()) {

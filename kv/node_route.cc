@@ -20,7 +20,7 @@ constexpr size_t kMinShardScanBytes = 64 << 10;
 constexpr size_t kMaxOutboxFrameBytes = size_t{6} << 20;  // under the 8 MiB peer frame cap
 constexpr size_t kMaxForwardedKeyBytes = 4096;            // the HTTP API's key bound
 
-enum Kind : uint32_t { kWrite = 1, kRead = 2, kScan = 3 };
+enum Kind : uint32_t { kWrite = 1, kRead = 2, kScan = 3, kLock = 4, kLockRead = 5 };
 
 kvpb::ForwardedResponse FromWrite(const WriteResponse& w) {
   kvpb::ForwardedResponse r;
@@ -60,9 +60,61 @@ kvpb::ForwardedResponse FromScan(ScanResponse sc) {
   return r;
 }
 
+// A lock command's answer. The holder's deadline_ms carries the time it has left.
+kvpb::ForwardedResponse FromLock(const LockResponse& l) {
+  kvpb::ForwardedResponse r;
+  r.set_code(static_cast<uint32_t>(l.code));
+  r.set_message(l.message);
+  r.set_shard(l.shard);
+  r.set_directory_version(l.directory_version);
+  kvpb::Result* res = r.mutable_lock_result();
+  res->set_token(l.token);
+  res->set_ttl_ms(l.ttl_ms);
+  res->set_revision(l.revision);
+  if (l.holder) {
+    kvpb::LockHolder* h = res->mutable_holder();
+    h->set_owner(l.holder->owner);
+    h->set_token(l.holder->token);
+    h->set_ttl_ms(l.holder->ttl_ms);
+    h->set_deadline_ms(l.holder->expires_in_ms);
+  }
+  return r;
+}
+
+// A lock read's answer: the records with times left as deadlines, at clock 0.
+kvpb::ForwardedResponse FromLockList(const LockListResponse& l) {
+  kvpb::ForwardedResponse r;
+  r.set_code(static_cast<uint32_t>(l.code));
+  r.set_message(l.message);
+  r.set_more(l.more);
+  r.set_next_after(l.next_after);
+  r.set_directory_version(l.directory_version);
+  for (const LockInfo& info : l.locks) {
+    r.set_shard(info.shard);
+    kvpb::LockPair* p = r.add_locks();
+    p->set_name(info.name);
+    kvpb::LockRecord* rec = p->mutable_record();
+    rec->set_last_token(info.last_token);
+    if (info.holder) {
+      kvpb::LockHolder* h = rec->mutable_holder();
+      h->set_owner(info.holder->owner);
+      h->set_token(info.holder->token);
+      h->set_ttl_ms(info.holder->ttl_ms);
+      h->set_deadline_ms(info.holder->expires_in_ms);
+    }
+    for (const LockWaiter& w : info.waiters) {
+      kvpb::LockWaiter* pw = rec->add_waiters();
+      pw->set_owner(w.owner);
+      pw->set_ttl_ms(w.ttl_ms);
+      pw->set_wait_deadline_ms(w.wait_left_ms);
+    }
+  }
+  return r;
+}
+
 ErrorCode CodeOf(uint32_t c) {
-  return c <= static_cast<uint32_t>(ErrorCode::kOverloaded) ? static_cast<ErrorCode>(c)
-                                                            : ErrorCode::kUnavailable;
+  return c <= static_cast<uint32_t>(ErrorCode::kFenced) ? static_cast<ErrorCode>(c)
+                                                        : ErrorCode::kUnavailable;
 }
 
 // The pages of a multi-shard scan, merged once every shard answered. A shard that stopped early
@@ -114,6 +166,10 @@ struct ScanMerge {
 void PendingForward::Fail(ErrorCode code, const std::string& why) {
   if (write_done) return write_done(WriteError(code, why, shard));
   if (read_done) return read_done(ReadError(code, why, shard));
+  if (lock_done) {
+    return lock_done(LockError(code, why, shard));
+  }
+  if (locks_done) return locks_done(LockListError(code, why));
   scan_done(ScanError(code, why));
 }
 
@@ -132,6 +188,40 @@ void PendingForward::Answer(const kvpb::ForwardedResponse& r) {
     if (r.has_record()) rd.record = r.record();
     rd.applied_index = r.applied_index();
     return read_done(std::move(rd));
+  }
+  if (lock_done) {
+    LockResponse l;
+    l.code = code;
+    l.message = r.message();
+    l.shard = r.shard();
+    l.token = r.lock_result().token();
+    l.ttl_ms = r.lock_result().ttl_ms();
+    l.revision = r.lock_result().revision();
+    if (r.lock_result().has_holder()) {
+      const kvpb::LockHolder& h = r.lock_result().holder();
+      l.holder = LockHolder{h.owner(), h.token(), h.ttl_ms(), h.deadline_ms()};
+    }
+    return lock_done(std::move(l));
+  }
+  if (locks_done) {
+    LockListResponse l = LockListError(code, r.message());
+    l.more = r.more();
+    l.next_after = r.next_after();
+    for (const kvpb::LockPair& p : r.locks()) {
+      LockInfo info;
+      info.name = p.name();
+      info.shard = r.shard();
+      info.last_token = p.record().last_token();
+      if (p.record().has_holder()) {
+        const kvpb::LockHolder& h = p.record().holder();
+        info.holder = LockHolder{h.owner(), h.token(), h.ttl_ms(), h.deadline_ms()};
+      }
+      for (const kvpb::LockWaiter& w : p.record().waiters()) {
+        info.waiters.push_back({w.owner(), w.ttl_ms(), w.wait_deadline_ms()});
+      }
+      l.locks.push_back(std::move(info));
+    }
+    return locks_done(std::move(l));
   }
   ScanResponse sc = ScanError(code, r.message());
   sc.more = r.more();
@@ -167,6 +257,10 @@ void CoreImpl::RouteWrite(WriteRequest& req, WriteDone done, uint32_t hops) {
   f.set_if_version(req.if_version.value_or(0));
   f.set_client_id(std::move(req.client_id));
   f.set_seq(req.seq);
+  if (req.fence) {
+    f.mutable_fence()->set_lock(req.fence->lock);
+    f.mutable_fence()->set_token(req.fence->token);
+  }
   PendingForward pf;
   pf.write_done = std::move(done);
   Forward(*dir, shard, std::move(f), std::move(pf));
@@ -291,7 +385,7 @@ void CoreImpl::Forward(const Directory& dir, uint64_t shard, kvpb::ForwardedRequ
   outbox_bytes[target] += bytes;
   *outbox[target].add_requests() = std::move(f);
   counters.forwarded++;
-  pf.deadline_ms = NowMs() + cfg.request_timeout_ms + kForwardSlackMs;
+  pf.deadline_ms = NowMs() + cfg.request_timeout_ms + kForwardSlackMs + pf.extra_wait_ms;
   forwards.emplace(id, std::move(pf));
 }
 
@@ -324,6 +418,7 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       if (f.has_if_version()) req.if_version = f.if_version();
       req.client_id = f.client_id();
       req.seq = f.seq();
+      if (f.has_fence()) req.fence = Fence{f.fence().lock(), f.fence().token()};
       if (req.key.empty() || req.key.size() > kMaxForwardedKeyBytes) {
         return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "bad key")));
       }
@@ -350,6 +445,34 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       return ScanShard(
           f.shard(), req, [reply](ScanResponse r) { reply(FromScan(std::move(r))); }, hops);
     }
+    case kLock: {
+      LockRequest req;
+      if (f.lock_op() > static_cast<uint32_t>(LockOp::kRelease)) {
+        return reply(FromLock(LockError(ErrorCode::kInvalidArgument, "unknown lock operation")));
+      }
+      req.op = static_cast<LockOp>(f.lock_op());
+      req.name = f.key();
+      req.owner = f.owner();
+      req.ttl_ms = f.ttl_ms();
+      req.wait_ms = f.wait_ms();
+      req.token = f.token();
+      req.client_id = f.client_id();
+      req.seq = f.seq();
+      return RouteLock(
+          req, [reply](LockResponse l) { reply(FromLock(l)); }, hops);
+    }
+    case kLockRead: {
+      if (f.key().size() > kMaxForwardedKeyBytes) {
+        return reply(FromLockList(LockListError(ErrorCode::kInvalidArgument, "bad lock name")));
+      }
+      LockListRequest req;
+      req.name = f.key();
+      req.after = f.after();
+      req.limit = std::clamp<uint64_t>(f.limit(), 1, 1000);
+      req.stale = f.stale();
+      return LockReadShard(
+          f.shard(), req, [reply](LockListResponse l) { reply(FromLockList(l)); }, hops);
+    }
     default:
       return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "unknown request kind")));
   }
@@ -371,11 +494,9 @@ void CoreImpl::ExpireForwards(int64_t now) {
     }
     PendingForward pf = std::move(it->second);
     it = forwards.erase(it);
-    if (pf.write_done) {  // it may have reached the shard and been applied
+    if (pf.write_done || pf.lock_done) {  // it may have reached the shard and been applied
       counters.writes_unknown++;
-      pf.write_done(WriteError(ErrorCode::kTimeout,
-                               "write outcome unknown: the node it was forwarded to did not answer",
-                               pf.shard));
+      pf.Fail(ErrorCode::kTimeout, "outcome unknown: the node it was forwarded to did not answer");
     } else {
       counters.reads_failed++;
       pf.Fail(ErrorCode::kUnavailable, "the node the request was forwarded to did not answer");

@@ -156,6 +156,7 @@ struct LockListResponse {
   std::string message;
   std::vector<LockInfo> locks;
   bool more = false;
+  std::string next_after;  // more: list again with after = next_after
   uint64_t directory_version = 0;
 };
 
@@ -212,11 +213,17 @@ class KvService {
   virtual void Scan(ScanRequest req, std::function<void(ScanResponse)> done) = 0;
   virtual void Lock(LockRequest req, std::function<void(LockResponse)> done) {
     (void)req;
-    done({ErrorCode::kUnavailable, "locks are not served here"});
+    LockResponse r;
+    r.code = ErrorCode::kUnavailable;
+    r.message = "locks are not served here";
+    done(std::move(r));
   }
   virtual void Locks(LockListRequest req, std::function<void(LockListResponse)> done) {
     (void)req;
-    done({ErrorCode::kUnavailable, "locks are not served here"});
+    LockListResponse r;
+    r.code = ErrorCode::kUnavailable;
+    r.message = "locks are not served here";
+    done(std::move(r));
   }
   virtual ClusterStatus Status() const = 0;
   // The directory as this node applied it from the meta shard (any thread).

@@ -1,0 +1,299 @@
+// Locks in the node (docs/design.md, Locks and fencing): lock commands are routed by the lock's
+// name like writes by key, proposed as Raft commands of its shard, and answered when applied; a
+// queued acquire is answered when a later entry grants or refuses it (a LockWakeup). The leader
+// of a shard whose locks have waiters proposes a LockTick when its estimate of the shard clock
+// says a holder's lease or a waiter's wait has run out, so waiters never depend on other traffic.
+#include <algorithm>
+
+#include "kv/node_impl.h"
+
+namespace kvd::kv {
+namespace {
+
+constexpr uint64_t kLockTickRetryTicks = 5;  // re-propose a tick that did not take effect
+constexpr size_t kMaxLockListLimit = 1000;
+
+LockHolder HolderOf(const kvpb::LockHolder& h, int64_t now) {
+  return {h.owner(), h.token(), h.ttl_ms(), std::max<int64_t>(0, h.deadline_ms() - now)};
+}
+
+LockInfo InfoOf(const std::string& name, uint64_t shard, const kvpb::LockRecord& rec,
+                int64_t now) {
+  LockInfo info;
+  info.name = name;
+  info.shard = shard;
+  if (rec.has_holder()) info.holder = HolderOf(rec.holder(), now);
+  info.last_token = rec.last_token();
+  for (const kvpb::LockWaiter& w : rec.waiters()) {
+    info.waiters.push_back(
+        {w.owner(), w.ttl_ms(), std::max<int64_t>(0, w.wait_deadline_ms() - now)});
+  }
+  return info;
+}
+
+// The applied outcome of a lock command, for its client.
+LockResponse FromResult(uint64_t shard, const kvpb::Result& res) {
+  LockResponse r;
+  r.shard = shard;
+  r.revision = res.revision();
+  r.token = res.token();
+  r.ttl_ms = res.ttl_ms();
+  r.message = res.message();
+  switch (res.code()) {
+    case kvpb::RESULT_OK:
+      r.code = ErrorCode::kOk;
+      break;
+    case kvpb::RESULT_LOCK_HELD:
+      r.code = ErrorCode::kLockHeld;
+      if (res.has_holder()) r.holder = HolderOf(res.holder(), 0);  // deadline_ms = time left
+      break;
+    case kvpb::RESULT_FENCED:
+      r.code = ErrorCode::kFenced;
+      break;
+    case kvpb::RESULT_NOT_FOUND:
+      r.code = ErrorCode::kNotFound;
+      r.message = "no such lock";
+      break;
+    case kvpb::RESULT_QUEUED:  // a retry of an acquire that still waits (kDuplicateWaiter)
+      r.code = ErrorCode::kTimeout;
+      r.message =
+          "the acquire is still waiting in the lock's queue; retry with the same Idempotency-Key";
+      break;
+    default:
+      r.code = ErrorCode::kInvalidArgument;
+      if (r.message.empty()) r.message = "lock command rejected by the state machine";
+  }
+  return r;
+}
+
+bool ValidName(const std::string& name) {
+  return !name.empty() && name.size() <= kMaxLockNameBytes;
+}
+
+// The pages of a listing over every shard, merged by name once all answered (as scans are).
+struct LockListMerge {
+  size_t limit = 0;
+  size_t pending = 0;
+  LockListDone done;
+  std::optional<LockListResponse> error;
+  std::optional<std::string> cutoff;  // the smallest name a shard that stopped early reached
+  bool more = false;
+  std::vector<LockInfo> locks;
+
+  void Add(LockListResponse r) {
+    if (r.code != ErrorCode::kOk) {
+      if (!error) error = std::move(r);
+    } else {
+      if (r.more && (!cutoff || r.next_after < *cutoff)) cutoff = r.next_after;
+      more = more || r.more;
+      for (auto& l : r.locks) locks.push_back(std::move(l));
+    }
+    if (--pending == 0) Finish();
+  }
+
+  void Finish() {
+    if (error) return done(std::move(*error));
+    std::sort(locks.begin(), locks.end(),
+              [](const LockInfo& a, const LockInfo& b) { return a.name < b.name; });
+    if (cutoff) {
+      std::erase_if(locks, [&](const LockInfo& l) { return l.name > *cutoff; });
+    }
+    LockListResponse resp;
+    if (locks.size() > limit) {
+      locks.resize(limit);
+      resp.more = true;
+      resp.next_after = locks.back().name;
+    } else if (more) {  // every shard's locks up to the cutoff are in this page
+      resp.more = true;
+      resp.next_after = *cutoff;
+    }
+    resp.locks = std::move(locks);
+    done(std::move(resp));
+  }
+};
+
+}  // namespace
+
+LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
+                           const LockListRequest& req) {
+  LockListResponse resp;
+  const int64_t now = sm.applied().clock_ms();
+  if (!req.name.empty()) {
+    std::optional<kvpb::LockRecord> rec;
+    raft::Status s = sm.GetLock(req.name, &rec);
+    if (!s.ok()) return LockListError(ErrorCode::kUnavailable, s.ToString());
+    if (!rec) return LockListError(ErrorCode::kNotFound, "no such lock");
+    resp.locks.push_back(InfoOf(req.name, shard, *rec, now));
+    return resp;
+  }
+  std::vector<std::pair<std::string, kvpb::LockRecord>> records;
+  const size_t limit = std::clamp<size_t>(req.limit, 1, kMaxLockListLimit);
+  raft::Status s = sm.ListLocks(req.after, limit, &records, &resp.more, &resp.next_after);
+  if (!s.ok()) return LockListError(ErrorCode::kUnavailable, s.ToString());
+  for (const auto& [name, rec] : records) resp.locks.push_back(InfoOf(name, shard, rec, now));
+  return resp;
+}
+
+void CoreImpl::RouteLock(LockRequest& req, LockDone done, uint32_t hops) {
+  if (!ValidName(req.name)) {
+    return done(LockError(ErrorCode::kInvalidArgument, "lock name must be 1 to 4096 bytes"));
+  }
+  const std::shared_ptr<const Directory> dir = Dir();
+  if (dir->version() == 0) {
+    return done(LockError(ErrorCode::kUnavailable,
+                          "this node has not yet applied the cluster's directory; retry"));
+  }
+  const uint64_t shard = dir->ShardFor(req.name);
+  if (replicas.count(shard)) return HandleLock(shard, req, std::move(done));
+  kvpb::ForwardedRequest f;
+  f.set_hops(hops);
+  f.set_kind(4);
+  f.set_key(req.name);
+  f.set_lock_op(static_cast<uint32_t>(req.op));
+  f.set_owner(req.owner);
+  f.set_ttl_ms(req.ttl_ms);
+  f.set_wait_ms(req.wait_ms);
+  f.set_token(req.token);
+  f.set_client_id(req.client_id);
+  f.set_seq(req.seq);
+  PendingForward pf;
+  pf.lock_done = std::move(done);
+  if (req.op == LockOp::kAcquire) {
+    pf.extra_wait_ms = std::clamp<int64_t>(req.wait_ms, 0, kMaxLockWaitMs);
+  }
+  Forward(*dir, shard, std::move(f), std::move(pf));
+}
+
+void CoreImpl::HandleLock(uint64_t shard, LockRequest& req, LockDone done) {
+  kvpb::Command cmd;
+  cmd.set_client_id(req.client_id);
+  cmd.set_seq(req.seq);
+  PendingWrite pending;
+  switch (req.op) {
+    case LockOp::kAcquire: {
+      auto* a = cmd.mutable_lock_acquire();
+      a->set_name(req.name);
+      a->set_owner(req.owner);
+      a->set_ttl_ms(req.ttl_ms);
+      a->set_wait_ms(req.wait_ms);
+      pending.wait_ms = std::clamp<int64_t>(req.wait_ms, 0, kMaxLockWaitMs);
+      break;
+    }
+    case LockOp::kKeepalive:
+      cmd.mutable_lock_keepalive()->set_name(req.name);
+      cmd.mutable_lock_keepalive()->set_token(req.token);
+      break;
+    case LockOp::kRelease:
+      cmd.mutable_lock_release()->set_name(req.name);
+      cmd.mutable_lock_release()->set_token(req.token);
+      break;
+  }
+  auto shared = std::make_shared<LockDone>(std::move(done));
+  pending.shard = shard;
+  pending.done = [shared](WriteResponse w) {
+    (*shared)(LockError(w.code, std::move(w.message), w.shard));
+  };
+  pending.on_result = [shared, shard](const kvpb::Result& r) { (*shared)(FromResult(shard, r)); };
+  ProposeForClient(*replicas.at(shard), cmd, std::move(pending));
+}
+
+void CoreImpl::RouteLockRead(LockListRequest& req, LockListDone done) {
+  const std::shared_ptr<const Directory> dir = Dir();
+  if (dir->version() == 0) {
+    return done(LockListError(ErrorCode::kUnavailable,
+                 "this node has not yet applied the cluster's directory; retry"));
+  }
+  if (!req.name.empty()) {
+    if (!ValidName(req.name)) {
+      return done(LockListError(ErrorCode::kInvalidArgument, "lock name must be 1 to 4096 bytes"));
+    }
+    return LockReadShard(dir->ShardFor(req.name), req, std::move(done), 0);
+  }
+  auto merge = std::make_shared<LockListMerge>();
+  merge->limit = std::clamp<size_t>(req.limit, 1, kMaxLockListLimit);
+  merge->done = std::move(done);
+  merge->pending = static_cast<size_t>(dir->record.shards_size());
+  if (merge->pending == 0) return merge->Finish();
+  for (const auto& s : dir->record.shards()) {
+    LockReadShard(
+        s.id(), req, [merge](LockListResponse r) { merge->Add(std::move(r)); }, 0);
+  }
+}
+
+void CoreImpl::LockReadShard(uint64_t shard, const LockListRequest& req, LockListDone done,
+                             uint32_t hops) {
+  if (replicas.count(shard)) {
+    if (ServeFromLocalState(req.stale)) {
+      counters.reads_stale++;
+      return done(ReadLocks(*replicas.at(shard)->sm, shard, req));
+    }
+    PendingRead read;
+    read.shard = shard;
+    read.is_locks = true;
+    read.locks = req;
+    read.locks_done = std::move(done);
+    return HandleRead(read);
+  }
+  kvpb::ForwardedRequest f;
+  f.set_hops(hops);
+  f.set_kind(5);
+  f.set_shard(shard);
+  f.set_key(req.name);
+  f.set_after(req.after);
+  f.set_limit(req.limit);
+  f.set_stale(req.stale);
+  PendingForward pf;
+  pf.locks_done = std::move(done);
+  Forward(*Dir(), shard, std::move(f), std::move(pf));
+}
+
+void CoreImpl::NoteLockEffects(Replica& r, const AppliedCommand& a) {
+  if (!a.locks.name.empty()) {
+    if (a.locks.next_event_ms == 0) {
+      r.lock_events.erase(a.locks.name);
+    } else {
+      r.lock_events[a.locks.name] = a.locks.next_event_ms;
+    }
+    r.lock_tick_sent.erase(a.locks.name);
+  }
+  for (const LockWakeup& w : a.locks.wakeups) {
+    if (w.proposer_node != cfg.node_id) continue;
+    auto it = writes.find(w.request_id);
+    if (it == writes.end() || !it->second.on_result) continue;  // gave up already
+    it->second.on_result(w.result);
+    writes.erase(it);
+  }
+}
+
+void CoreImpl::LoadLockEvents(Replica& r) {
+  r.lock_tick_sent.clear();
+  raft::Status s = r.sm->LockEvents(&r.lock_events);
+  KVD_CHECK_MSG(s.ok(), "reading lock events failed: " << s.ToString());
+}
+
+void CoreImpl::MaybeTickLocks(Replica& r) {
+  if (r.lock_events.empty() || r.soft.state != raft::StateType::kLeader) return;
+  // The shard clock advances by this leader's own stamps only once it is the reference (its
+  // first stamp of the term, the clock entry at its first tick, makes it so). Until then no
+  // estimate: waiting is safe, the lease only lasts longer.
+  const kvpb::AppliedState& applied = r.sm->applied();
+  if (applied.stamp_node() != cfg.node_id ||
+      applied.stamp_term() != r.raw->GetBasicStatus().hard_state.term()) {
+    return;
+  }
+  const int64_t estimate = applied.clock_ms() + (StampMs() - applied.last_stamp_ms());
+  for (const auto& [name, due] : r.lock_events) {
+    if (due > estimate) continue;
+    auto sent = r.lock_tick_sent.find(name);
+    if (sent != r.lock_tick_sent.end() && ticks - sent->second < kLockTickRetryTicks) continue;
+    r.lock_tick_sent[name] = ticks;
+    kvpb::Command cmd;
+    cmd.set_format(kCommandFormat);
+    cmd.set_leader_time_ms(StampMs());
+    cmd.set_proposer_node(cfg.node_id);
+    cmd.mutable_lock_tick()->set_name(name);
+    (void)r.raw->Propose(EncodeCommand(cmd));  // best effort: re-proposed if it did not apply
+  }
+}
+
+}  // namespace kvd::kv
