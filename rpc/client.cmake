@@ -3,6 +3,7 @@
 # ring with kv's ring library (kvd_ring: pure functions over xxHash), never kvd_kv or kvd_node.
 add_library(kvd_rpc_client STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_directory.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_json.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_transport.cc
@@ -18,13 +19,16 @@ target_link_libraries(kvd_rpc_client_testing PUBLIC kvd_rpc_client PRIVATE Boost
 add_executable(http_client_test ${CMAKE_CURRENT_SOURCE_DIR}/http_client_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/parsers_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client_retry_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/http_client_json_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_routing_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_routing_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks_test.cc)
 target_link_libraries(http_client_test PRIVATE kvd_rpc_client kvd_rpc_client_testing kvd_ring
                       GTest::gtest_main)
 gtest_discover_tests(http_client_test PROPERTIES LABELS unit)
 
 # The client against the real HTTP server (in-memory KvService), once the server target exists.
 if(TARGET kvd_rpc_http)
-  target_sources(http_client_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/http_client_server_test.cc)
+  target_sources(http_client_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/http_client_server_test.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks_server_test.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/http_test_util.cc)
   target_link_libraries(http_client_test PRIVATE kvd_rpc_http)
 endif()

@@ -1,7 +1,9 @@
 #include "rpc/client_json.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
 #include <initializer_list>
 
 namespace kvd::rpc {
@@ -134,7 +136,88 @@ int SmallInt(const json::object& o, std::string_view name) {
   return v && *v <= 1'000'000 ? static_cast<int>(*v) : 0;
 }
 
+int64_t I64(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    return static_cast<int64_t>(v->get_uint64());
+  }
+  return 0;
+}
+
+std::optional<LockHolder> ParseHolder(const json::object& o) {
+  const json::value* h = o.if_contains("holder");
+  if (h == nullptr || !h->is_object()) return std::nullopt;
+  const json::object& ho = h->get_object();
+  LockHolder holder;
+  holder.owner = Str(ho, {"owner"});
+  holder.token = U64(ho, {"token"}).value_or(0);
+  holder.ttl_ms = I64(ho, "ttl_ms");
+  holder.expires_in_ms = I64(ho, "expires_in_ms");
+  return holder;
+}
+
+bool ParseLockInfo(const json::object& o, LockInfo& info) {
+  if (!Bytes(o, "name", info.name, nullptr)) return false;
+  info.shard = U64(o, {"shard"}).value_or(0);
+  info.last_token = U64(o, {"last_token"}).value_or(0);
+  info.holder = ParseHolder(o);
+  if (const json::value* w = o.if_contains("waiters"); w != nullptr && w->is_array()) {
+    for (const json::value& v : w->get_array()) {
+      if (!v.is_object()) continue;
+      const json::object& wo = v.get_object();
+      info.waiters.push_back({Str(wo, {"owner"}), I64(wo, "ttl_ms"), I64(wo, "wait_left_ms")});
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+void ApplyLockBody(std::string_view body, LockResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return;
+  const json::object& o = v->get_object();
+  r.token = U64(o, {"token"}).value_or(r.token);
+  if (o.contains("ttl_ms")) r.ttl_ms = I64(o, "ttl_ms");
+  if (const json::value* rel = o.if_contains("released"); rel != nullptr && rel->is_bool()) {
+    r.released = rel->get_bool();
+  }
+  r.holder = ParseHolder(o);
+  if (const json::value* e = o.if_contains("error"); !r.holder && e != nullptr && e->is_object()) {
+    r.holder = ParseHolder(e->get_object());
+  }
+}
+
+bool ParseLockInfoBody(std::string_view body, LockInfoResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return false;
+  return ParseLockInfo(v->get_object(), r.lock);
+}
+
+bool ParseLockListBody(std::string_view body, LockListResult& r) {
+  std::optional<json::value> v = Parse(body);
+  if (!v || !v->is_object()) return false;
+  const json::object& o = v->get_object();
+  const json::value* locks = o.if_contains("locks");
+  if (locks == nullptr || !locks->is_array()) return false;
+  for (const json::value& item : locks->get_array()) {
+    LockInfo info;
+    if (!item.is_object() || !ParseLockInfo(item.get_object(), info)) return false;
+    r.locks.push_back(std::move(info));
+  }
+  if (const json::value* more = o.if_contains("more"); more != nullptr && more->is_bool()) {
+    r.more = more->get_bool();
+  }
+  return true;
+}
+
+std::string AcquireRequestJson(std::string_view owner, int64_t ttl_ms, int64_t wait_ms) {
+  return json::serialize(json::object{{"owner", json::string_view(owner.data(), owner.size())},
+                                      {"ttl_ms", ttl_ms},
+                                      {"wait_ms", wait_ms}});
+}
 
 void ApplyJsonBody(std::string_view body, Result& r) {
   std::optional<json::value> v = Parse(body);

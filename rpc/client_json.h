@@ -23,4 +23,14 @@ bool ParseClusterBody(std::string_view body, ClusterStatusResult& result);
 // "hash_share"}]}. False also when "version" or the "shards" array is missing.
 bool ParseDirectoryBody(std::string_view body, DirectoryResult& result);
 
+// Lock answers: {"token", "ttl_ms", "revision"}, {"released", "revision"}, and a 409 lock_held's
+// "holder" (top level or inside "error"); fills only what is present.
+void ApplyLockBody(std::string_view body, LockResult& result);
+// GET /v1/locks/{name}: {"name"|"name_base64", "shard", "last_token", "holder", "waiters"}.
+bool ParseLockInfoBody(std::string_view body, LockInfoResult& result);
+// GET /v1/locks: {"locks": [...], "more"}. False also when "locks" is missing.
+bool ParseLockListBody(std::string_view body, LockListResult& result);
+// The acquire request body {"owner", "ttl_ms", "wait_ms"} (owner escaped as JSON).
+std::string AcquireRequestJson(std::string_view owner, int64_t ttl_ms, int64_t wait_ms);
+
 }  // namespace kvd::rpc

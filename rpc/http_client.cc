@@ -8,6 +8,7 @@
 
 #include "rpc/client_directory.h"
 #include "rpc/client_json.h"
+#include "rpc/client_result.h"
 #include "rpc/client_transport.h"
 
 namespace kvd::rpc {
@@ -26,8 +27,13 @@ bool IsJsonResponse(const RawResponse& raw) {
   return !raw.body.empty() && raw.body.front() == '{';
 }
 
-// json_success: parse a 2xx body as a JSON object (writes); a GET's 2xx body is the value.
-// Fills the Result part of an answer (a DirectoryResult's own `version` hides Result::version).
+bool IsUnreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+}  // namespace
+
 void FillResult(RawResponse raw, bool json_success, Result& r) {
   r.transport = raw.transport;
   r.transport_error = std::move(raw.transport_error);
@@ -56,38 +62,6 @@ void FillResult(RawResponse raw, bool json_success, Result& r) {
     r.error_message = r.body.substr(0, std::min<size_t>(r.body.find('\n'), 200));
   }
 }
-
-template <typename R>
-R Interpret(RawResponse raw, bool json_success) {
-  R r;
-  FillResult(std::move(raw), json_success, r);
-  return r;
-}
-
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-// A GET: safe to repeat after an unknown outcome.
-RawRequest GetRequest(std::string target) {
-  return RawRequest{.method = "GET", .target = std::move(target), .safe_to_repeat = true};
-}
-
-// A key the server would reject anyway; answered locally as the server would (400 bad_key) so no
-// request is sent to a path that means something else ("/v1/kv/" is not a key).
-template <typename R>
-std::optional<R> CheckKey(std::string_view key) {
-  if (!key.empty()) return std::nullopt;
-  R r;
-  r.transport = Transport::kOk;
-  r.status = 400;
-  r.error_code = "bad_key";
-  r.error_message = "key must not be empty (checked by the client)";
-  return r;
-}
-
-}  // namespace
 
 const char* TransportName(Transport t) {
   switch (t) {
@@ -135,6 +109,8 @@ std::string PercentEncode(std::string_view raw) {
 
 std::string KeyPath(std::string_view key) { return "/v1/kv/" + PercentEncode(key); }
 
+std::string LockPath(std::string_view name) { return "/v1/locks/" + PercentEncode(name); }
+
 const NodeStatus* DirectoryResult::FindNode(uint64_t id) const {
   for (const NodeStatus& n : nodes) {
     if (n.id == id) return &n;
@@ -160,11 +136,12 @@ HttpClient::~HttpClient() = default;
 
 Result HttpClient::Put(std::string_view key, std::string_view value,
                        std::optional<uint64_t> if_version,
-                       std::optional<IdempotencyKey> idempotency) {
-  if (auto bad = CheckKey<Result>(key)) return *bad;
+                       std::optional<IdempotencyKey> idempotency,
+                       const std::optional<LockFence>& fence) {
+  if (auto bad = CheckName<Result>(key, "key")) return *bad;
   std::string target = KeyPath(key);
   if (if_version) target += "?if_version=" + std::to_string(*if_version);
-  return Write("PUT", key, std::move(target), value, std::move(idempotency));
+  return Write("PUT", key, std::move(target), value, std::move(idempotency), fence);
 }
 
 Result HttpClient::Cas(std::string_view key, uint64_t expected_version, std::string_view value,
@@ -173,54 +150,74 @@ Result HttpClient::Cas(std::string_view key, uint64_t expected_version, std::str
 }
 
 Result HttpClient::Delete(std::string_view key, std::optional<uint64_t> if_version,
-                          std::optional<IdempotencyKey> idempotency) {
-  if (auto bad = CheckKey<Result>(key)) return *bad;
+                          std::optional<IdempotencyKey> idempotency,
+                          const std::optional<LockFence>& fence) {
+  if (auto bad = CheckName<Result>(key, "key")) return *bad;
   std::string target = KeyPath(key);
   if (if_version) target += "?if_version=" + std::to_string(*if_version);
-  return Write("DELETE", key, std::move(target), {}, std::move(idempotency));
+  return Write("DELETE", key, std::move(target), {}, std::move(idempotency), fence);
 }
 
-Result HttpClient::Write(std::string_view method, std::string_view key, std::string target,
-                         std::string_view body, std::optional<IdempotencyKey> idempotency) {
+bool HttpClient::TakeIdempotencyKey(std::optional<IdempotencyKey>& idempotency, Result& failed) {
   if (!idempotency && !options_.client_id.empty()) {
     idempotency = IdempotencyKey{options_.client_id, next_seq_++};
   }
   if (idempotency && !idempotency->IsValid()) {
     // The server would refuse it (400); say so without sending (rpc/idempotency_key.h).
-    Result r;
-    r.transport = Transport::kProtocolError;
-    r.transport_error = "invalid idempotency key '" + idempotency->ToString().substr(0, 300) +
-                        "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
-    return r;
+    failed.transport = Transport::kProtocolError;
+    failed.transport_error = "invalid idempotency key '" +
+                             idempotency->ToString().substr(0, 300) +
+                             "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
+    return false;
   }
+  return true;
+}
+
+Result HttpClient::Write(std::string_view method, std::string_view key, std::string target,
+                         std::string_view body, std::optional<IdempotencyKey> idempotency,
+                         const std::optional<LockFence>& fence) {
+  if (fence && !fence->IsValid()) {
+    return LocalFailure<Result>("invalid fence '" + fence->ToString().substr(0, 300) +
+                                "': want LOCK:TOKEN, TOKEN >= 1, the lock name without control "
+                                "bytes or leading or trailing spaces (rpc/lock_fence.h)");
+  }
+  Result failed;
+  if (!TakeIdempotencyKey(idempotency, failed)) return failed;
   RawRequest req{
       .method = std::string(method), .target = std::move(target), .body = std::string(body)};
   if (idempotency) {
     req.headers.push_back({"Idempotency-Key", idempotency->ToString()});
     req.safe_to_repeat = true;
   }
-  return SendKeyRequest(req, key, /*json_success=*/true);
+  if (fence) req.headers.push_back({"X-Fence", fence->ToString()});
+  return SendKeyRequest<Result>(req, key, /*json_success=*/true);
 }
 
 Result HttpClient::Get(std::string_view key, bool stale) {
-  if (auto bad = CheckKey<Result>(key)) return *bad;
+  if (auto bad = CheckName<Result>(key, "key")) return *bad;
   std::string target = KeyPath(key);
   if (stale) target += "?consistency=stale";
   RawRequest req = GetRequest(std::move(target));
-  return SendKeyRequest(req, key, /*json_success=*/false);
+  return SendKeyRequest<Result>(req, key, /*json_success=*/false);
 }
 
-Result HttpClient::SendKeyRequest(RawRequest& req, std::string_view key, bool json_success) {
-  if (directory_ == nullptr) return Interpret<Result>(transport_->Send(req), json_success);
+template <typename R>
+R HttpClient::SendKeyRequest(RawRequest& req, std::string_view key, bool json_success) {
+  if (directory_ == nullptr) return Interpret<R>(transport_->Send(req), json_success);
   if (directory_->needs_refresh()) RefreshDirectory();
   if (uint64_t version = directory_->version(); version != 0) {
     req.headers.push_back({"X-Kv-Directory-Version", std::to_string(version)});
   }
   req.route = directory_->RouteFor(key);
-  Result r = Interpret<Result>(transport_->Send(req), json_success);
+  R r = Interpret<R>(transport_->Send(req), json_success);
   directory_->Observe(r, req.route);
   return r;
 }
+
+template Result HttpClient::SendKeyRequest<Result>(RawRequest&, std::string_view, bool);
+template LockResult HttpClient::SendKeyRequest<LockResult>(RawRequest&, std::string_view, bool);
+template LockInfoResult HttpClient::SendKeyRequest<LockInfoResult>(RawRequest&,
+                                                                   std::string_view, bool);
 
 void HttpClient::RefreshDirectory() {
   RawRequest req = GetRequest("/v1/directory");

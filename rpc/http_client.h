@@ -26,8 +26,17 @@
 // Worst-case latency of one call is therefore about
 // max_attempts * (connect_timeout * endpoints + request_timeout + max_backoff).
 //
+// Locks (docs/api.md, "Locks"): LockAcquire is not idempotent, so like a write it is retried after
+// an unknown outcome only with an Idempotency-Key (given, or from ClientOptions::client_id); the
+// retry then learns the first outcome. LockKeepalive and LockRelease are always safe to repeat:
+// they act only on the lock held with their token, and a keepalive extends the lease from when it
+// is applied, never earlier than when it was first sent. Without an Idempotency-Key, a release
+// repeated after an unknown outcome may answer 409 fenced when its first attempt did release the
+// lock. A waiting acquire's attempts get request_timeout + wait_ms to answer. Lock operations are
+// routed like key requests, by the lock's name (its shard is the ring shard of the name).
+//
 // Smart routing (ClientOptions::smart_routing; docs/api.md, Directory and routing) chooses only
-// where the FIRST attempt of a key request (Put, Cas, Get, Delete) goes; whether anything is
+// where the FIRST attempt of a key or lock request (Put, Cas, Get, Delete, Lock*) goes; whether anything is
 // retried is decided by the policy above alone. The client caches GET /v1/directory with its
 // version, computes the key's shard with the ring (kv/ring.h, rebuilt from the directory's shard
 // ids and vnodes_per_shard) and sends the request to the http_address of the shard's leader, then
@@ -38,7 +47,7 @@
 // address did not serve the request. A refresh is one attempt on the configured endpoints that
 // waits at most kDirectoryRefreshTimeout (a node answers it from memory); if it fails, the old
 // copy stays in use (with none, the configured endpoints are) and no refresh is tried again until
-// one of those happens again. Scans and other calls are not routed. A routed call may take one
+// one of those happens again. Scans, LockList and other calls are not routed. A routed call may take one
 // refresh and one connect_timeout per replica address longer than the bound above.
 #pragma once
 
@@ -52,6 +61,7 @@
 #include <vector>
 
 #include "rpc/idempotency_key.h"
+#include "rpc/lock_fence.h"
 
 namespace kvd::rpc {
 
@@ -184,6 +194,47 @@ struct DirectoryResult : Result {
   const DirectoryShard* FindShard(uint64_t id) const;  // nullptr if not listed
 };
 
+// ---- Locks ----
+
+struct LockHolder {
+  std::string owner;
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;
+  int64_t expires_in_ms = 0;  // lease left, by the shard's clock as the serving replica saw it
+};
+
+struct LockWaiter {
+  std::string owner;
+  int64_t ttl_ms = 0;
+  int64_t wait_left_ms = 0;
+};
+
+struct LockInfo {
+  std::string name;  // decoded bytes (also when the server sent name_base64)
+  uint64_t shard = 0;
+  uint64_t last_token = 0;            // the largest token ever granted for the name
+  std::optional<LockHolder> holder;   // absent: free
+  std::vector<LockWaiter> waiters;    // in arrival order
+};
+
+// LockAcquire / LockKeepalive: token and ttl_ms (revision in Result::revision). LockRelease:
+// released. 409 `lock_held` (acquire): holder. 409 `fenced`: no longer held with the token.
+struct LockResult : Result {
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;
+  bool released = false;
+  std::optional<LockHolder> holder;
+};
+
+struct LockInfoResult : Result {
+  LockInfo lock;
+};
+
+struct LockListResult : Result {
+  std::vector<LockInfo> locks;
+  bool more = false;  // more locks follow; list again with after = locks.back().name
+};
+
 struct Header {
   std::string name;
   std::string value;
@@ -197,9 +248,11 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // PUT /v1/kv/{key}. if_version: 0 = only if absent, N = only if the current version is N.
+  // fence: "X-Fence: lock:token" (409 `fenced` when the token is no longer current).
   Result Put(std::string_view key, std::string_view value,
              std::optional<uint64_t> if_version = std::nullopt,
-             std::optional<IdempotencyKey> idempotency = std::nullopt);
+             std::optional<IdempotencyKey> idempotency = std::nullopt,
+             const std::optional<LockFence>& fence = std::nullopt);
   // Compare-and-set: Put with if_version = expected_version.
   Result Cas(std::string_view key, uint64_t expected_version, std::string_view value,
              std::optional<IdempotencyKey> idempotency = std::nullopt);
@@ -207,11 +260,29 @@ class HttpClient {
   Result Get(std::string_view key, bool stale = false);
   // DELETE /v1/kv/{key}; `deleted` says whether the key existed.
   Result Delete(std::string_view key, std::optional<uint64_t> if_version = std::nullopt,
-                std::optional<IdempotencyKey> idempotency = std::nullopt);
+                std::optional<IdempotencyKey> idempotency = std::nullopt,
+                const std::optional<LockFence>& fence = std::nullopt);
   // GET /v1/kv?prefix=&after=&limit= : keys > after with the prefix, in key order. limit 0 = the
   // server's default page size. Follow `more` with after = items.back().key.
   ScanResult Scan(std::string_view prefix, std::string_view after = {}, size_t limit = 0,
                   bool stale = false);
+  // POST /v1/locks/{name}: acquire for `owner` (1..256 bytes of UTF-8) with a lease of ttl_ms;
+  // if held, wait up to wait_ms for it (the call then blocks that much longer). See "Locks" above.
+  LockResult LockAcquire(std::string_view name, std::string_view owner, int64_t ttl_ms,
+                         int64_t wait_ms = 0,
+                         std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // POST /v1/locks/{name}/keepalive: extend the lease held with `token` by its TTL from now.
+  LockResult LockKeepalive(std::string_view name, uint64_t token,
+                           std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // DELETE /v1/locks/{name}?token=T: release; the first waiter, if any, holds it next.
+  LockResult LockRelease(std::string_view name, uint64_t token,
+                         std::optional<IdempotencyKey> idempotency = std::nullopt);
+  // GET /v1/locks/{name}: holder, last token, waiters. 404 `not_found`: never acquired.
+  LockInfoResult LockGet(std::string_view name, bool stale = false);
+  // GET /v1/locks?after=&limit=: locks that are held or have waiters, by name, after `after`.
+  // limit 0 = the server's default page size (100). Follow `more` with after = locks.back().name.
+  LockListResult LockList(std::string_view after = {}, size_t limit = 0, bool stale = false);
+
   ClusterStatusResult ClusterStatus();
   // GET /v1/directory, retried like any GET. With smart routing, a newer directory than the
   // cached one also replaces it. 503 `unavailable`: the node does not know the directory yet.
@@ -229,9 +300,18 @@ class HttpClient {
 
  private:
   Result Write(std::string_view method, std::string_view key, std::string target,
-               std::string_view body, std::optional<IdempotencyKey> idempotency);
+               std::string_view body, std::optional<IdempotencyKey> idempotency,
+               const std::optional<LockFence>& fence);
+  // A lock operation (http_client_locks.cc): the Idempotency-Key rules of "Locks" above.
+  LockResult LockOperation(RawRequest& req, std::string_view name,
+                           std::optional<IdempotencyKey> idempotency);
+  // Fills in the next Idempotency-Key from ClientOptions::client_id when none is given; false
+  // (with the local failure in *failed) if the key cannot be valid.
+  bool TakeIdempotencyKey(std::optional<IdempotencyKey>& idempotency, Result& failed);
   // A request for `key`: routed when smart routing is on; the answer updates the cache's view.
-  Result SendKeyRequest(RawRequest& req, std::string_view key, bool json_success);
+  // R is Result or one of its extensions (instantiated in http_client.cc).
+  template <typename R>
+  R SendKeyRequest(RawRequest& req, std::string_view key, bool json_success);
   void RefreshDirectory();  // one attempt; installs the answer if it is usable
 
   ClientOptions options_;
@@ -245,5 +325,7 @@ class HttpClient {
 std::string PercentEncode(std::string_view raw);
 // Path of a key: "/v1/kv/" + PercentEncode(key).
 std::string KeyPath(std::string_view key);
+// Path of a lock: "/v1/locks/" + PercentEncode(name).
+std::string LockPath(std::string_view name);
 
 }  // namespace kvd::rpc

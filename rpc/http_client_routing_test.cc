@@ -111,6 +111,24 @@ TEST_F(SmartRoutingTest, KeyRequestsGoToTheLeaderOfTheKeysShard) {
   EXPECT_EQ(entry_.requests().back().HeaderValue("X-Kv-Directory-Version"), "");
 }
 
+// A lock lives in the ring shard of its name: lock operations are routed like key requests; the
+// listing, like a scan, is not.
+TEST_F(SmartRoutingTest, LockRequestsGoToTheLeaderOfTheNamesShard) {
+  HttpClient client(Options({entry_.endpoint()}));
+  const std::string in1 = KeyInShard(1), in2 = KeyInShard(2);
+  LockResult released = client.LockRelease(in2, 5);
+  ASSERT_TRUE(released.ok()) << released.transport_error;
+  EXPECT_EQ(released.endpoint, leader2_.endpoint());
+  EXPECT_EQ(client.LockRelease(in1, 5).endpoint, leader1_.endpoint());
+  EXPECT_EQ(client.LockKeepalive(in1, 5).endpoint, leader1_.endpoint());
+  EXPECT_EQ(client.LockGet(in2).endpoint, leader2_.endpoint());
+  EXPECT_EQ(Targets(leader2_), (std::vector<std::string>{"DELETE " + LockPath(in2) + "?token=5",
+                                                         "GET " + LockPath(in2)}));
+  EXPECT_EQ(leader2_.requests()[0].HeaderValue("X-Kv-Directory-Version"), "1");
+  EXPECT_EQ(client.LockList().endpoint, entry_.endpoint());
+  EXPECT_EQ(entry_.requests().back().HeaderValue("X-Kv-Directory-Version"), "");
+}
+
 TEST_F(SmartRoutingTest, ANewerVersionInAnAnswerTriggersARefreshBeforeTheNextKeyRequest) {
   HttpClient client(Options({entry_.endpoint()}));
   const std::string key = KeyInShard(2);
