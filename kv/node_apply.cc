@@ -109,14 +109,15 @@ void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& ent
       w.deadline_ms = NowMs() + w.wait_ms + cfg.request_timeout_ms;
       continue;
     }
-    if (w.on_result) {
-      w.on_result(a.result);
+    PendingWrite answered = std::move(w);
+    writes.erase(it);  // before the callback, which may submit new requests
+    if (answered.on_result) {
+      answered.on_result(a.result);
     } else {
       WriteResponse resp = ToWriteResponse(r.shard, a.result);
       (resp.code == ErrorCode::kOk ? counters.writes_ok : counters.writes_failed)++;
-      w.done(std::move(resp));
+      answered.done(std::move(resp));
     }
-    writes.erase(it);
   }
   // A pending write whose log slot was committed with another entry was certainly not applied.
   for (const auto& e : entries) {

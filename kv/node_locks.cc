@@ -260,8 +260,9 @@ void CoreImpl::NoteLockEffects(Replica& r, const AppliedCommand& a) {
     if (w.proposer_node != cfg.node_id) continue;
     auto it = writes.find(w.request_id);
     if (it == writes.end() || !it->second.on_result) continue;  // gave up already
-    it->second.on_result(w.result);
+    PendingWrite answered = std::move(it->second);
     writes.erase(it);
+    answered.on_result(w.result);
   }
 }
 

@@ -105,6 +105,13 @@ void NodeSim::DrawParams() {
   if (p_.shards > 1 && layout.Chance(0.3)) {
     p_.misconfigured_node = 1 + layout.Below(static_cast<uint64_t>(options_.nodes));
   }
+  // Locks and clock drift come from their own generator too.
+  Rng locks(options_.seed * 0xBF58476D1CE4E5B9ull + 29);
+  p_.lock_workers = !p_.figure8 && locks.Chance(0.5) ? static_cast<int>(locks.Range(2, 3)) : 0;
+  for (int i = 1; i <= options_.nodes; ++i) {
+    drift_.push_back({static_cast<int64_t>(locks.Range(0, 1'000'000)),
+                      static_cast<int64_t>(locks.Range(990, 1010))});
+  }
   net_.set_options(p_.net);
 }
 
@@ -134,6 +141,8 @@ NodeSimResult NodeSim::Run() {
     if (p_.max_clock_offset_ms > 0) {
       n->clock_offset_ms = rng_.Range(-p_.max_clock_offset_ms, p_.max_clock_offset_ms);
     }
+    n->mono_base_ms = drift_[m.id - 1].first;
+    n->mono_rate = drift_[m.id - 1].second;
     nodes_.emplace(m.id, std::move(n));
   }
   for (auto& [id, n] : nodes_) {
@@ -149,6 +158,12 @@ NodeSimResult NodeSim::Run() {
   for (auto& c : clients_) {
     const uint64_t cid = c.id;
     q_.After(rng_.Range(200, 400), [this, cid] { Issue(clients_[cid - 1]); });
+  }
+  for (int i = 1; i <= p_.lock_workers; ++i) {
+    LockWorker w;
+    w.id = static_cast<uint64_t>(i);
+    lock_workers_.push_back(w);
+    q_.After(rng_.Range(200, 400), [this, i] { LockIssue(static_cast<uint64_t>(i)); });
   }
   if (p_.figure8) {
     q_.After(300, [this] { Figure8Start(); });
@@ -176,6 +191,7 @@ NodeSimResult NodeSim::Run() {
   if (!failed()) FinalReads();
   if (!failed()) CheckReplicasEqual();
   if (!failed()) CheckHistory();
+  if (!failed()) CheckLocks();
   for (const auto& [id, n] : nodes_) {
     if (n->up()) result_.quiesces += n->core->impl().counters.quiesces;
   }
@@ -188,6 +204,12 @@ NodeSimResult NodeSim::Run() {
       " entries applied, " + std::to_string(p_.shards) + " shard(s) x " +
       std::to_string(p_.replication) + " replicas, " + std::to_string(result_.quiesces) +
       " quiesces";
+  if (p_.lock_workers > 0) {
+    result_.summary += ", locks: " + std::to_string(result_.locks_granted) + " granted, " +
+                       std::to_string(result_.fenced_writes_ok) + " fenced writes, " +
+                       std::to_string(result_.fenced_refused + result_.stale_writes_fenced) +
+                       " fenced (" + std::to_string(result_.stale_writes_fenced) + " stale)";
+  }
   return result_;
 }
 

@@ -23,7 +23,9 @@
 //   - after healing, every node restarts, all replicas of a shard converge on the same applied
 //     index and the same data, and a final linearizable read of every key is part of the checked
 //     history;
-//   - every restart succeeds, and no KVD_CHECK fails (the libraries are built to throw).
+//   - every restart succeeds, and no KVD_CHECK fails (the libraries are built to throw);
+//   - locks (in half the seeds, node_sim_locks.cc): no two workers believe they hold the lock
+//     at once, and the guarded key's accepted fenced writes respect the tokens.
 //
 // Everything random comes from one Rng seeded with the seed, so a seed replays exactly; a
 // failure reports the replay command. Ownership: a NodeSim owns its nodes, stores (under a
@@ -54,6 +56,9 @@ struct NodeSimResult {
   uint64_t crashes = 0, crash_points_hit = 0, restarts = 0;
   uint64_t quiesces = 0;  // idle groups that stopped ticking, on the nodes up at the end
   uint64_t writes_acked = 0, reads_ok = 0, unknown = 0;
+  // Lock workload: grants acknowledged, fenced writes accepted, fenced writes refused (of those,
+  // by workers that stalled past their lease).
+  uint64_t locks_granted = 0, fenced_writes_ok = 0, fenced_refused = 0, stale_writes_fenced = 0;
 };
 
 NodeSimResult RunNodeSimulation(const NodeSimOptions& options);

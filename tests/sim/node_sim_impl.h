@@ -66,6 +66,7 @@ struct Params {
   // Clients pause for idle_ms from idle_from_ms (faults go on), and the run idles as long again
   // before the final reads, so idle groups quiesce and must wake (0: no pause).
   int64_t idle_from_ms = 0, idle_ms = 0;
+  int lock_workers = 0;  // contend for one lock guarding one key (node_sim_locks.cc)
 };
 
 // What a replica applied at one index.
@@ -110,6 +111,9 @@ struct SimNode {
   int64_t paused_until = 0;      // SIGSTOP: frames queue, nothing runs, until then
   std::vector<std::shared_ptr<kvpb::PeerBatch>> paused_inbox;
   int64_t clock_offset_ms = 0;  // this machine's wall clock minus true time
+  // Its monotonic clock: base + true time * rate / 1000 (rate 990..1010: drift up to 1%).
+  int64_t mono_base_ms = 0;
+  int64_t mono_rate = 1000;
   bool up() const { return core != nullptr; }
 };
 
@@ -123,6 +127,26 @@ struct Client {
   bool is_write = false;
   int attempts = 0;
   bool maybe_applied = false;  // an earlier attempt's outcome is unknown
+};
+
+// A worker of the lock workload (node_sim_locks.cc).
+struct LockWorker {
+  uint64_t id = 0;
+  uint64_t seq = 0;      // its session's (acquires and fenced writes are exactly-once)
+  uint64_t attempt = 0;  // the step in flight; answers to older steps are ignored
+  bool busy = false;
+  uint64_t hint = 0;
+  int64_t ttl = 0;
+  int64_t sent = 0;  // when it sent the acquire
+  uint64_t token = 0;
+  size_t lease = 0;  // index in leases_ of the lease it holds
+};
+
+// A lease as its worker believed it: from the grant's acknowledgement to its end.
+struct Lease {
+  uint64_t token = 0;
+  uint64_t worker = 0;
+  int64_t start = 0, end = 0;
 };
 
 class NodeSim {
@@ -184,6 +208,18 @@ class NodeSim {
                const kvpb::Result& r);
   void CheckAck(const Client& c, const kv::WriteResponse& r);
 
+  // Lock workers (node_sim_locks.cc).
+  void LockIssue(uint64_t wid);
+  void LockWrite(uint64_t wid, bool stalled);
+  void LockKeepalive(uint64_t wid);
+  void LockRelease(uint64_t wid);
+  void LockIdle(LockWorker& w);
+  void LockCall(LockWorker& w, const kv::LockRequest& req, int64_t timeout,
+                std::function<void(kv::LockResponse)> done);
+  void OnLockApply(uint64_t shard, uint64_t index, const kvpb::Command& cmd,
+                   const kvpb::Result& r);
+  void CheckLocks();
+
   // End of run.
   bool Converged(std::string* why) const;
   std::string Describe() const;  // every node's Raft state, for failure reports
@@ -218,6 +254,12 @@ class NodeSim {
   std::map<Slot, AppliedRecord> applied_;                          // what was applied at a slot
   std::map<std::pair<std::string, uint64_t>, Slot> executed_;      // (client, seq) -> slot
   std::map<std::pair<std::string, uint64_t>, std::string> acked_;  // (client, seq) -> result
+  std::vector<std::pair<int64_t, int64_t>> drift_;  // per node: monotonic base and rate
+  std::vector<LockWorker> lock_workers_;
+  std::vector<Lease> leases_;
+  std::map<Slot, uint64_t> fenced_applied_;  // accepted writes of the guarded key: token
+  std::map<Slot, uint64_t> lock_ends_;       // applied releases: token
+  std::map<Slot, uint64_t> lock_grants_;     // acquires granted at once: token
   NodeSimResult result_;
 };
 

@@ -26,7 +26,8 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   cfg.max_size_per_msg = p_.max_size_per_msg;
   cfg.max_inflight_msgs = p_.max_inflight;
   cfg.random_seed = options_.seed * 1000003 + n.id * 7919 + n.incarnation;
-  cfg.monotonic_ms = [this] { return q_.now(); };
+  const int64_t base = n.mono_base_ms, rate = n.mono_rate;
+  cfg.monotonic_ms = [this, base, rate] { return base + q_.now() * rate / 1000; };
   cfg.session_ttl_ms = p_.session_ttl_ms;
   const int64_t offset = n.clock_offset_ms;
   cfg.wall_ms = [this, offset] { return 1'000'000'000'000 + offset + q_.now(); };
@@ -60,7 +61,10 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   }
   cfg.on_apply = [this, id](uint64_t shard, uint64_t index, const kvpb::Command& cmd,
                             const kvpb::Result& r) {
-    if (shard != kv::kMetaShard) return OnApply(id, shard, index, cmd, r);
+    if (shard != kv::kMetaShard) {
+      OnLockApply(shard, index, cmd, r);
+      return OnApply(id, shard, index, cmd, r);
+    }
     if (cmd.has_directory_init() && owner_ == nullptr) {
       std::vector<uint64_t> ids;
       for (const auto& s : cmd.directory_init().directory().shards()) ids.push_back(s.id());
