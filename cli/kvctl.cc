@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "cli/kvctl_commands.h"
+#include "cli/kvctl_lock_cli.h"
 
 namespace kvd::cli {
 namespace {
@@ -23,6 +24,7 @@ Exit codes:
   3  unavailable: no endpoint reachable, or the cluster answered 503/429 (nothing applied)
   4  outcome unknown: no answer within --timeout, or 504 (a write may have been applied)
   5  other error (server error, bad response, unreadable --file)
+  6  lock run: the lock was lost while CMD ran; CMD was terminated (else: CMD's own status)
 
 Writes are retried only when that cannot apply them twice: after a refused connection, a 503/429,
 or, with --idempotency-key, after an unknown outcome (same key, exactly once).)";
@@ -38,22 +40,6 @@ struct Flags {
 int Usage(KvctlEnv& env, const std::string& message) {
   env.err << "kvctl: " << message << " (see kvctl --help)\n";
   return kExitUsage;
-}
-
-// "250ms", "5s", "1m", or plain seconds ("1.5").
-std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  size_t used = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  std::string unit = text.substr(used);
-  double scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : unit == "m" ? 60000 : 0;
-  if (!std::isfinite(number) || scale == 0 || number <= 0 || number * scale > 24 * 3600 * 1000.0)
-    return std::nullopt;
-  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(number * scale)));
 }
 
 std::optional<std::vector<std::string>> ParseEndpoints(const std::string& text) {
@@ -132,6 +118,9 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   put->add_option("--if-version", if_version, "only if the key's version is N (0: only if absent)");
   put->add_option("--idempotency-key", idem_text,
                   "ID:SEQ makes the write exactly-once; retried after an unknown outcome");
+  std::string fence_text;
+  put->add_option("--fence", fence_text,
+                  "LOCK:TOKEN: apply only while TOKEN is current for LOCK (409 fenced otherwise)");
 
   std::string key;
   CLI::App* get = app.add_subcommand("get", "print KEY's value (-o json: with its versions)");
@@ -141,6 +130,7 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   del->add_option("KEY", key, "the key")->required();
   del->add_option("--if-version", if_version, "only if the key's version is N");
   del->add_option("--idempotency-key", idem_text, "ID:SEQ makes the delete exactly-once");
+  del->add_option("--fence", fence_text, "LOCK:TOKEN: delete only while TOKEN is current");
 
   uint64_t expected = 0;
   std::string cas_value;
@@ -175,6 +165,9 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
       app.add_subcommand("locate", "where KEY lives: its hash, shard, replicas and leader");
   locate->add_option("KEY", key, "the key")->required();
 
+  LockFlags lock_flags;
+  LockCommands locks = AddLockCommands(app, lock_flags);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -197,8 +190,17 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   options.request_timeout = *timeout;
   options.connect_timeout = std::min(*timeout, std::chrono::milliseconds(2000));
   options.max_attempts = f.retries + 1;
-  // Key commands go straight to the shard's leader (rpc/http_client.h, "Smart routing").
-  options.smart_routing = put->parsed() || get->parsed() || del->parsed() || cas->parsed();
+  // Key and lock commands go straight to the shard's leader (rpc/http_client.h, "Smart routing").
+  options.smart_routing = put->parsed() || get->parsed() || del->parsed() || cas->parsed() ||
+                          locks.lock->parsed();
+  std::optional<LockCommand> lock_cmd;
+  if (locks.lock->parsed()) {
+    std::string error;
+    lock_cmd = ParseLockCommand(locks, lock_flags, &error);
+    if (!lock_cmd) return Usage(env, error);
+    // An acquire answered 504 is retried with the same Idempotency-Key to learn its outcome.
+    options.client_id = LockClientId();
+  }
   rpc::HttpClient client(options);
   Session session{client, env, f.output == "json" ? Format::kJson : Format::kText, f.stale};
 
@@ -207,6 +209,14 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
     if (write->parsed()) put_cmd.idempotency = IdempotencyFlag(write, idem_text, bad);
     if (bad) return Usage(env, "bad --idempotency-key \"" + idem_text + "\": want ID:SEQ, SEQ > 0");
   }
+  std::optional<rpc::LockFence> fence;
+  if ((put->parsed() || del->parsed()) && !fence_text.empty()) {
+    std::string error;
+    fence = rpc::LockFence::Parse(fence_text, &error);
+    if (!fence) return Usage(env, "bad --fence \"" + fence_text + "\": want LOCK:TOKEN; " + error);
+  }
+  put_cmd.fence = fence;
+  if (lock_cmd) return RunLockCommand(session, *lock_cmd, options);
   if (put->parsed()) {
     const bool has_value = put->count("VALUE") > 0, has_file = put->count("--file") > 0;
     if (has_value == has_file) return Usage(env, "put: give either VALUE or --file");
@@ -221,7 +231,7 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
     return RunPut(session, put_cmd);
   }
   if (cas->parsed()) {
-    PutCommand cmd{key, cas_value, expected, put_cmd.idempotency};
+    PutCommand cmd{key, cas_value, expected, put_cmd.idempotency, std::nullopt};
     std::string error;
     if (cas_value == "-" && !ReadValue(env, "-", cmd.value, error)) {
       env.err << "kvctl: " << error << "\n";
@@ -233,7 +243,7 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   if (del->parsed()) {
     std::optional<uint64_t> version;
     if (del->count("--if-version") > 0) version = if_version;
-    return RunDelete(session, key, version, put_cmd.idempotency);
+    return RunDelete(session, key, version, put_cmd.idempotency, fence);
   }
   if (scan->parsed()) return RunScan(session, scan_cmd);
   if (status->parsed()) return RunClusterStatus(session);

@@ -6,7 +6,10 @@ add_library(kvd_kvctl STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_commands.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_directory.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_format.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_format.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_lock.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_lock_cli.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_lock_run.cc)
 target_include_directories(kvd_kvctl PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(kvd_kvctl PUBLIC kvd_rpc_client PRIVATE kvd_ring CLI11::CLI11)
 
@@ -16,6 +19,7 @@ target_link_libraries(kvctl PRIVATE kvd_kvctl)
 add_executable(kvctl_test
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_commands_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_directory_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_directory_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/kvctl_lock_test.cc)
 target_link_libraries(kvctl_test PRIVATE kvd_kvctl kvd_rpc_client_testing GTest::gtest_main)
 gtest_discover_tests(kvctl_test PROPERTIES LABELS unit)

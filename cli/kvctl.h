@@ -8,6 +8,8 @@
 //   3  unavailable: no endpoint could be reached, or the cluster answered 503/429 (nothing applied)
 //   4  outcome unknown: no answer in time or 504; a write may or may not have been applied
 //   5  any other error (server error, malformed response, unreadable input)
+//   6  `lock run`: the lock was lost while CMD ran (fenced, or no keepalive succeeded in time);
+//      CMD was terminated. Otherwise `lock run` exits with CMD's own status.
 #pragma once
 
 #include <iosfwd>
@@ -23,6 +25,7 @@ enum ExitCode : int {
   kExitUnavailable = 3,
   kExitUnknownOutcome = 4,
   kExitError = 5,
+  kExitLockLost = 6,  // lock run: the lock was lost and CMD terminated
 };
 
 // Default endpoint when neither --endpoints nor KVCTL_ENDPOINTS is given.

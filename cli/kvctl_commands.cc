@@ -87,7 +87,7 @@ int ReportFailure(Session& s, const Result& r, std::string_view key, bool is_wri
 }
 
 int RunPut(Session& s, const PutCommand& cmd) {
-  Result r = s.client.Put(cmd.key, cmd.value, cmd.if_version, cmd.idempotency);
+  Result r = s.client.Put(cmd.key, cmd.value, cmd.if_version, cmd.idempotency, cmd.fence);
   if (!r.ok()) return ReportFailure(s, r, cmd.key, /*is_write=*/true);
   if (s.format == Format::kJson) {
     s.env.out << "{" << JsonBytesMember("key", cmd.key) << ", \"version\": " << Num(r.version)
@@ -113,8 +113,9 @@ int RunGet(Session& s, const std::string& key) {
 }
 
 int RunDelete(Session& s, const std::string& key, std::optional<uint64_t> if_version,
-              std::optional<rpc::IdempotencyKey> idempotency) {
-  Result r = s.client.Delete(key, if_version, std::move(idempotency));
+              std::optional<rpc::IdempotencyKey> idempotency,
+              const std::optional<rpc::LockFence>& fence) {
+  Result r = s.client.Delete(key, if_version, std::move(idempotency), fence);
   if (!r.ok()) return ReportFailure(s, r, key, /*is_write=*/true);
   if (r.deleted == false) {
     s.env.err << "kvctl: key " << Quoted(key) << " not found (nothing deleted)\n";

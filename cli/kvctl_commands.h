@@ -3,6 +3,7 @@
 // env.err, starting with "kvctl: ".
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -29,6 +30,7 @@ struct PutCommand {
   std::string value;
   std::optional<uint64_t> if_version;  // cas: the expected version
   std::optional<rpc::IdempotencyKey> idempotency;
+  std::optional<rpc::LockFence> fence;
 };
 
 struct ScanCommand {
@@ -40,7 +42,8 @@ struct ScanCommand {
 int RunPut(Session& s, const PutCommand& cmd);
 int RunGet(Session& s, const std::string& key);
 int RunDelete(Session& s, const std::string& key, std::optional<uint64_t> if_version,
-              std::optional<rpc::IdempotencyKey> idempotency);
+              std::optional<rpc::IdempotencyKey> idempotency,
+              const std::optional<rpc::LockFence>& fence = std::nullopt);
 int RunScan(Session& s, const ScanCommand& cmd);
 int RunClusterStatus(Session& s);
 
@@ -58,6 +61,11 @@ void PrintDirectoryShards(Session& s, const rpc::ClusterStatusResult& r);
 
 // Maps a failed call to its exit code and prints the one-line explanation. `key` may be empty.
 int ReportFailure(Session& s, const rpc::Result& r, std::string_view key, bool is_write);
+
+// Durations (kvctl_format.cc): "250ms", "5s", "1m", or plain seconds ("1.5"); at most 24 h. Zero
+// only when allow_zero ("0s", "0"); never negative.
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text,
+                                                       bool allow_zero = false);
 
 // Formatting helpers (kvctl_format.cc).
 // "name": value as a JSON member: "name" if the bytes are UTF-8, else "name_base64".

@@ -1,5 +1,6 @@
 // Output helpers for kvctl: JSON strings, UTF-8 checks, base64, escaping for terminals.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ostream>
 
@@ -16,6 +17,24 @@ std::string Hex(const char* format, unsigned char c) {
 }
 
 }  // namespace
+
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text, bool allow_zero) {
+  size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : unit == "m" ? 60000 : 0;
+  if (!std::isfinite(number) || scale == 0 || number < 0 || (number == 0 && !allow_zero) ||
+      number * scale > 24 * 3600 * 1000.0 || text.find('-') != std::string::npos) {
+    return std::nullopt;
+  }
+  if (number == 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(number * scale)));
+}
 
 std::string JsonBytesMember(std::string_view name, std::string_view bytes) {
   if (rpc::IsValidUtf8(bytes)) return rpc::JsonQuote(name) + ": " + rpc::JsonQuote(bytes);
