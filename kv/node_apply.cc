@@ -43,7 +43,7 @@ void PendingRead::Fail(ErrorCode code, const std::string& why) {
 }
 
 void PendingRead::Serve(const ShardStateMachine& sm) {
-  if (is_locks) return locks_done(ReadLocks(sm, shard, locks));
+  if (is_locks) return locks_done(ReadLocks(sm, shard, locks, locks_now));
   if (is_scan) {
     ScanResponse resp;
     std::vector<ScanItem> items;
@@ -95,6 +95,10 @@ void CoreImpl::StageCommitted(Replica& r, const std::vector<raftpb::Entry>& entr
 void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& entries,
                                const std::vector<AppliedCommand>& applied) {
   if (r.shard == kMetaShard && !applied.empty()) LoadDirectory();
+  if (r.sm->applied().last_stamp_ms() != r.last_stamp_seen) {  // for ShardClockEstimate
+    r.last_stamp_seen = r.sm->applied().last_stamp_ms();
+    r.stamp_seen_at = NowMs();
+  }
   for (const auto& a : applied) {
     // A command counts as activity; a leader's clock entry does not (an idle group quiesces).
     if (a.command.op_case() != kvpb::Command::OP_NOT_SET) r.idle_ticks = 0;
@@ -139,6 +143,7 @@ void CoreImpl::ServeReads(Replica& r) {
   for (auto it = reads.begin(); it != reads.end();) {
     PendingRead& read = it->second;
     if (read.shard == r.shard && read.has_index && read.read_index <= applied) {
+      if (read.is_locks) read.locks_now = ShardClockEstimate(r);
       read.Serve(*r.sm);
       it = reads.erase(it);
     } else {

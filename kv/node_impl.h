@@ -50,6 +50,7 @@ struct PendingRead {
   bool is_locks = false;  // a lock read (GET /v1/locks[/{name}]) of this shard
   LockListRequest locks;
   LockListDone locks_done;
+  int64_t locks_now = 0;  // the shard clock estimate lock reads show times by (ServeReads)
   int64_t deadline_ms = 0;
   bool has_index = false;  // leadership confirmed; serve once applied reaches read_index
   uint64_t read_index = 0;
@@ -78,9 +79,10 @@ bool RouteByCommittedDirectory();
 // kv/node_bug_hooks.cc, where planted-bug test builds change them.
 bool HonourFences();
 
-// A lock read served from 'sm' (GET /v1/locks[/{name}]); times left are by its applied clock.
+// A lock read served from 'sm' (GET /v1/locks[/{name}]); times left are measured from 'now',
+// an estimate of the shard clock (CoreImpl::ShardClockEstimate), for display only.
 LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
-                           const LockListRequest& req);
+                           const LockListRequest& req, int64_t now);
 
 struct Replica {
   uint64_t shard = 0;
@@ -110,6 +112,8 @@ struct Replica {
   // when its estimate of the shard clock reaches it (node_locks.cc).
   std::map<std::string, int64_t> lock_events;
   std::map<std::string, uint64_t> lock_tick_sent;  // name -> tick a LockTick was proposed
+  int64_t last_stamp_seen = 0;  // applied().last_stamp_ms() as of stamp_seen_at (local time)
+  int64_t stamp_seen_at = 0;
 };
 
 // Where one driver round's time went, phase by phase (for the slow-round log).
@@ -237,6 +241,9 @@ struct CoreImpl {
   void NoteLockEffects(Replica& r, const AppliedCommand& a);  // every replica, after apply
   void LoadLockEvents(Replica& r);                            // after open or a snapshot
   void MaybeTickLocks(Replica& r);                            // leader, each tick
+  // The shard clock now, estimated for display: the applied clock plus the local time since
+  // this replica applied the latest stamp (exact on the leader that stamped it). Never decides.
+  int64_t ShardClockEstimate(Replica& r) const;
 
   // node_quiesce.cc: idle groups stop ticking
   void Wake(Replica& r) {

@@ -115,9 +115,8 @@ struct LockListMerge {
 }  // namespace
 
 LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
-                           const LockListRequest& req) {
+                           const LockListRequest& req, int64_t now) {
   LockListResponse resp;
-  const int64_t now = sm.applied().clock_ms();
   if (!req.name.empty()) {
     std::optional<kvpb::LockRecord> rec;
     raft::Status s = sm.GetLock(req.name, &rec);
@@ -225,7 +224,8 @@ void CoreImpl::LockReadShard(uint64_t shard, const LockListRequest& req, LockLis
   if (replicas.count(shard)) {
     if (ServeFromLocalState(req.stale)) {
       counters.reads_stale++;
-      return done(ReadLocks(*replicas.at(shard)->sm, shard, req));
+      Replica& r = *replicas.at(shard);
+      return done(ReadLocks(*r.sm, shard, req, ShardClockEstimate(r)));
     }
     PendingRead read;
     read.shard = shard;
@@ -264,6 +264,19 @@ void CoreImpl::NoteLockEffects(Replica& r, const AppliedCommand& a) {
     writes.erase(it);
     answered.on_result(w.result);
   }
+}
+
+int64_t CoreImpl::ShardClockEstimate(Replica& r) const {
+  const kvpb::AppliedState& applied = r.sm->applied();
+  if (applied.stamp_node() == cfg.node_id) {  // its own stamps: its own clock measures since
+    return applied.clock_ms() + std::max<int64_t>(0, StampMs() - applied.last_stamp_ms());
+  }
+  const int64_t now = NowMs();
+  if (applied.last_stamp_ms() != r.last_stamp_seen || r.stamp_seen_at == 0) {
+    r.last_stamp_seen = applied.last_stamp_ms();  // first seen now (or later than applied)
+    r.stamp_seen_at = now;
+  }
+  return applied.clock_ms() + std::max<int64_t>(0, now - r.stamp_seen_at);
 }
 
 void CoreImpl::LoadLockEvents(Replica& r) {
