@@ -17,7 +17,8 @@ bool Status(const HistoryOp& op, const char* prefix) { return op.error.rfind(pre
 
 std::string Describe(const HistoryOp& op) {
   std::string s = "w" + std::to_string(op.worker) + " " + op.f + " " + op.key;
-  if (!op.lock.empty()) s += " fence " + op.lock + ":" + std::to_string(op.token);
+  if (IsWrite(op)) s += " fence " + op.lock + ":" + std::to_string(op.token);
+  if (op.f == "acquire" || op.f == "release") s += " token " + std::to_string(op.token);
   if (op.revision != 0) s += " at revision " + std::to_string(op.revision);
   if (op.value) s += " value " + *op.value;
   return s;
