@@ -35,6 +35,7 @@ kvd_add_node_library(kvd_node_bug_no_reconcile KVD_BUG_NO_RECONCILE)
 kvd_add_node_library(kvd_node_bug_staged_install KVD_BUG_STAGED_INSTALL)
 kvd_add_node_library(kvd_node_bug_route_by_own_flags KVD_BUG_ROUTE_BY_OWN_FLAGS)
 kvd_add_node_library(kvd_node_bug_ignore_fence KVD_BUG_IGNORE_FENCE)
+kvd_add_node_library(kvd_node_bug_wall_clock_stamps KVD_BUG_WALL_CLOCK_STAMPS)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc

@@ -20,7 +20,10 @@
 // And issue 10's fencing defect, which the node simulator and the Jepsen lock workload must
 // catch:
 //   KVD_BUG_IGNORE_FENCE       the node drops a write's X-Fence when it proposes it, so a stale
-//                              lock holder's writes are applied (kvd_bug_ignore_fence).
+//                              lock holder's writes are applied (kvd_bug_ignore_fence);
+//   KVD_BUG_WALL_CLOCK_STAMPS  leaders stamp entries with the wall clock instead of the
+//                              monotonic one, so a clock step moves the shard clock and ends
+//                              lock leases early.
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -77,6 +80,14 @@ bool RouteByCommittedDirectory() {
 
 bool HonourFences() {
 #ifdef KVD_BUG_IGNORE_FENCE
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool StampWithMonotonicClock() {
+#ifdef KVD_BUG_WALL_CLOCK_STAMPS
   return false;
 #else
   return true;

@@ -75,6 +75,8 @@ bool KeepAcceptedImageAside();
 // Whether keys are routed by the directory the meta shard committed (not by the node's flags):
 // always.
 bool RouteByCommittedDirectory();
+// Whether leaders stamp entries with the monotonic clock (not the wall clock): always.
+bool StampWithMonotonicClock();
 // Whether a write's fence goes into its command: always. These decisions live in
 // kv/node_bug_hooks.cc, where planted-bug test builds change them.
 bool HonourFences();
@@ -202,7 +204,7 @@ struct CoreImpl {
   // for its outcome, or answers 'pending.done' at once if it cannot be proposed.
   void ProposeForClient(Replica& r, kvpb::Command& cmd, PendingWrite pending);
   // The time a leader stamps on its entries (Command.leader_time_ms): its monotonic clock.
-  int64_t StampMs() const { return NowMs(); }
+  int64_t StampMs() const { return StampWithMonotonicClock() ? NowMs() : WallMs(); }
   // A leader stamps the proposals followers forward to it (MsgProp), so lock leases and
   // sessions run on its clock even for commands that entered through a follower.
   void StampForwardedProposals(Replica& r, raftpb::Message& m);

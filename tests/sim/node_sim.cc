@@ -109,8 +109,14 @@ void NodeSim::DrawParams() {
   Rng locks(options_.seed * 0xBF58476D1CE4E5B9ull + 29);
   p_.lock_workers = !p_.figure8 && locks.Chance(0.5) ? static_cast<int>(locks.Range(2, 3)) : 0;
   for (int i = 1; i <= options_.nodes; ++i) {
-    drift_.push_back({static_cast<int64_t>(locks.Range(0, 1'000'000)),
-                      static_cast<int64_t>(locks.Range(990, 1010))});
+    NodeClocks c;
+    c.mono_base = locks.Range(0, 1'000'000);
+    c.mono_rate = locks.Range(990, 1010);
+    if (locks.Chance(0.5)) {  // an NTP step of the wall clock, forward or back
+      c.wall_step_at = locks.Range(0, options_.fault_ms);
+      c.wall_step_ms = locks.Chance(0.7) ? locks.Range(1000, 20'000) : -locks.Range(1000, 20'000);
+    }
+    clocks_.push_back(c);
   }
   net_.set_options(p_.net);
 }
@@ -141,8 +147,11 @@ NodeSimResult NodeSim::Run() {
     if (p_.max_clock_offset_ms > 0) {
       n->clock_offset_ms = rng_.Range(-p_.max_clock_offset_ms, p_.max_clock_offset_ms);
     }
-    n->mono_base_ms = drift_[m.id - 1].first;
-    n->mono_rate = drift_[m.id - 1].second;
+    const NodeClocks& clocks = clocks_[m.id - 1];
+    n->mono_base_ms = clocks.mono_base;
+    n->mono_rate = clocks.mono_rate;
+    n->wall_step_at = clocks.wall_step_at;
+    n->wall_step_ms = clocks.wall_step_ms;
     nodes_.emplace(m.id, std::move(n));
   }
   for (auto& [id, n] : nodes_) {

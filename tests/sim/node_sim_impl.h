@@ -114,6 +114,8 @@ struct SimNode {
   // Its monotonic clock: base + true time * rate / 1000 (rate 990..1010: drift up to 1%).
   int64_t mono_base_ms = 0;
   int64_t mono_rate = 1000;
+  // Its wall clock steps by wall_step_ms at wall_step_at (an NTP step; nothing may depend on it).
+  int64_t wall_step_at = 0, wall_step_ms = 0;
   bool up() const { return core != nullptr; }
 };
 
@@ -254,7 +256,10 @@ class NodeSim {
   std::map<Slot, AppliedRecord> applied_;                          // what was applied at a slot
   std::map<std::pair<std::string, uint64_t>, Slot> executed_;      // (client, seq) -> slot
   std::map<std::pair<std::string, uint64_t>, std::string> acked_;  // (client, seq) -> result
-  std::vector<std::pair<int64_t, int64_t>> drift_;  // per node: monotonic base and rate
+  struct NodeClocks {
+    int64_t mono_base = 0, mono_rate = 1000, wall_step_at = 0, wall_step_ms = 0;
+  };
+  std::vector<NodeClocks> clocks_;  // per node (from a generator of their own)
   std::vector<LockWorker> lock_workers_;
   std::vector<Lease> leases_;
   std::map<Slot, uint64_t> fenced_applied_;  // accepted writes of the guarded key: token

@@ -29,8 +29,10 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   const int64_t base = n.mono_base_ms, rate = n.mono_rate;
   cfg.monotonic_ms = [this, base, rate] { return base + q_.now() * rate / 1000; };
   cfg.session_ttl_ms = p_.session_ttl_ms;
-  const int64_t offset = n.clock_offset_ms;
-  cfg.wall_ms = [this, offset] { return 1'000'000'000'000 + offset + q_.now(); };
+  const int64_t offset = n.clock_offset_ms, step_at = n.wall_step_at, step = n.wall_step_ms;
+  cfg.wall_ms = [this, offset, step_at, step] {
+    return 1'000'000'000'000 + offset + q_.now() + (step != 0 && q_.now() >= step_at ? step : 0);
+  };
   const uint64_t id = n.id;
   cfg.crash_point = [this, id](kv::CrashPoint point) {
     if (point == kv::CrashPoint::kOpenFailed) {
