@@ -18,7 +18,7 @@ bool Status(const HistoryOp& op, const char* prefix) { return op.error.rfind(pre
 std::string Describe(const HistoryOp& op) {
   std::string s = "w" + std::to_string(op.worker) + " " + op.f + " " + op.key;
   if (IsWrite(op)) s += " fence " + op.lock + ":" + std::to_string(op.token);
-  if (op.f == "acquire" || op.f == "release") s += " token " + std::to_string(op.token);
+  if (!IsWrite(op) && op.f != "read") s += " token " + std::to_string(op.token);
   if (op.revision != 0) s += " at revision " + std::to_string(op.revision);
   if (op.value) s += " value " + *op.value;
   return s;
@@ -52,6 +52,10 @@ void Count(const std::vector<HistoryOp>& ops, LockCheckResult& r) {
       r.acquires_ok += ok;
       r.acquires_unknown += unknown;
       if (op.outcome == Outcome::kFail) (Status(op, "409") ? r.acquires_held : r.acquires_failed)++;
+    } else if (op.f == "keepalive") {
+      r.keepalives++;
+      r.keepalives_ok += ok;
+      if (!ok) (Status(op, "409") ? r.keepalives_fenced : r.keepalives_other)++;
     } else if (op.f == "release") {
       r.releases++;
       r.releases_ok += ok;
@@ -156,35 +160,37 @@ void CheckFenceOrder(const std::vector<const HistoryOp*>& writes,
   }
 }
 
-// The lock and the key share a Raft log: a write fenced by T is not accepted after a larger
-// token was granted (at index = that token) or after T's release was applied.
-void CheckLeases(const std::vector<const HistoryOp*>& writes,
+// Leases, by Raft index in the lock's shard: a token is the index of the entry that granted it.
+// An op of token T answered at revision R (a keepalive or release, in the lock's own log; a
+// fenced write when the lock shares the key's shard) must not come after a larger token's grant
+// at an index in (T, R), nor after T's release was applied.
+void CheckLeases(const std::vector<const HistoryOp*>& checked,
                  const std::vector<const HistoryOp*>& acquires,
                  const std::vector<const HistoryOp*>& releases, Anomalies& a) {
-  std::map<std::string, std::map<uint64_t, const HistoryOp*>> granted;  // lock -> token -> op
+  std::map<std::string, std::map<uint64_t, const HistoryOp*>> granted;  // lock -> index -> op
   for (const HistoryOp* op : acquires) {
     // The grant's index: the token (docs/api.md), or the answer's revision if it says later.
     granted[op->lock].emplace(std::max(op->token, op->revision), op);
   }
-  std::map<std::pair<std::string, uint64_t>, const HistoryOp*> released;
+  std::map<std::pair<std::string, uint64_t>, const HistoryOp*> released;  // the earliest
   for (const HistoryOp* op : releases) {
+    if (op->revision == 0) continue;
     auto [it, fresh] = released.emplace(std::make_pair(op->lock, op->token), op);
     if (!fresh && op->revision < it->second->revision) it->second = op;
   }
-  for (const HistoryOp* op : writes) {
+  for (const HistoryOp* op : checked) {
+    const std::string what = IsWrite(*op) ? "fenced write" : op->f;
     const auto& grants = granted[op->lock];
-    // A grant at an index in (T, revision) of a token other than T.
     for (auto it = grants.upper_bound(op->token); it != grants.end() && it->first < op->revision;
          ++it) {
       if (it->second->token <= op->token) continue;
-      a.Add("lease: fenced write accepted after a larger token was granted",
+      a.Add("lease: " + what + " accepted after a larger token was granted",
             Describe(*op) + " after " + Describe(*it->second) + " was granted");
       break;
     }
     auto rel = released.find({op->lock, op->token});
-    if (rel != released.end() && rel->second->revision != 0 &&
-        rel->second->revision < op->revision) {
-      a.Add("lease: fenced write accepted after its token was released",
+    if (rel != released.end() && rel->second->revision < op->revision) {
+      a.Add("lease: " + what + " accepted after its token was released",
             Describe(*op) + " after " + Describe(*rel->second));
     }
   }
@@ -195,7 +201,7 @@ void CheckLeases(const std::vector<const HistoryOp*>& writes,
 LockCheckResult CheckLocks(const std::vector<HistoryOp>& ops, const LockCheckOptions& options) {
   LockCheckResult r;
   Count(ops, r);
-  std::vector<const HistoryOp*> acquires, writes, releases;
+  std::vector<const HistoryOp*> acquires, writes, releases, keepalives;
   std::map<std::pair<std::string, uint64_t>, int> grantee;
   for (const HistoryOp& op : ops) {
     if (op.outcome != Outcome::kOk || op.worker < 0) continue;
@@ -204,6 +210,8 @@ LockCheckResult CheckLocks(const std::vector<HistoryOp>& ops, const LockCheckOpt
       grantee.emplace(std::make_pair(op.lock, op.token), op.worker);
     } else if (op.f == "release") {
       releases.push_back(&op);
+    } else if (op.f == "keepalive") {
+      keepalives.push_back(&op);
     } else if (IsWrite(op)) {
       writes.push_back(&op);
     }
@@ -211,7 +219,10 @@ LockCheckResult CheckLocks(const std::vector<HistoryOp>& ops, const LockCheckOpt
   Anomalies a;
   CheckTokens(acquires, a);
   CheckFenceOrder(writes, grantee, r, a);
-  if (options.lock_with_key) CheckLeases(writes, acquires, releases, a);
+  std::vector<const HistoryOp*> leased = keepalives;
+  leased.insert(leased.end(), releases.begin(), releases.end());
+  if (options.lock_with_key) leased.insert(leased.end(), writes.begin(), writes.end());
+  CheckLeases(leased, acquires, releases, a);
   a.Into(r.anomalies);
 
   if (r.acquires_ok == 0) r.vacuity.push_back("no lock was acquired");
@@ -233,9 +244,10 @@ std::string LockSummaryLine(const LockCheckResult& r) {
          ", unknown " + n(r.fenced_unknown) + "); stale writes " + n(r.stale_writes) +
          " (refused " + n(r.stale_refused) + ", accepted " + n(r.stale_accepted) + ", other " +
          n(r.stale_other) + "); releases " + n(r.releases) + " (ok " + n(r.releases_ok) +
-         ", fenced " + n(r.releases_fenced) + ", other " + n(r.releases_other) + "); reads " +
-         n(r.reads_ok) + "/" + n(r.reads) + " ok; " + n(r.keys_checked) +
-         " keys' fence order checked";
+         ", fenced " + n(r.releases_fenced) + ", other " + n(r.releases_other) + "); keepalives " +
+         n(r.keepalives) + " (ok " + n(r.keepalives_ok) + ", fenced " + n(r.keepalives_fenced) +
+         ", other " + n(r.keepalives_other) + "); reads " + n(r.reads_ok) + "/" + n(r.reads) +
+         " ok; " + n(r.keys_checked) + " keys' fence order checked";
 }
 
 }  // namespace kvd::jepsen

@@ -14,10 +14,11 @@
 //   and revisions are unique and key versions grow with them.
 // Tokens. A token is granted once (two ok acquires never get the same one) and tokens grow in
 // real time: an acquire that returned before another was invoked got the smaller token.
-// Leases, only when the lock lives in the key's shard (one Raft log, so a token, the Raft index
-// of the entry that granted it, and a write's revision are comparable): a write fenced by token T
-// must not be accepted at a revision after a larger token T' was granted (at index T'), nor after
-// the release of T was applied. Rule 2 of X-Fence refuses both.
+// Leases, by Raft index in the lock's shard (a token is the index of the entry that granted it):
+// a keepalive or release of token T must not be accepted at a revision after a larger token T'
+// was granted (at index T'), nor after the release of T was applied. The same holds for a write
+// fenced by T when the lock lives in the key's shard (one Raft log, so a write's revision is
+// comparable): rule 2 of X-Fence refuses it.
 //
 // Pure functions; thread-safe.
 
@@ -47,6 +48,7 @@ struct LockCheckResult {
          fenced_failed = 0, fenced_unknown = 0;  // refused: 409 fenced; mismatch: 412
   size_t stale_writes = 0, stale_refused = 0, stale_accepted = 0, stale_other = 0;
   size_t releases = 0, releases_ok = 0, releases_fenced = 0, releases_other = 0;
+  size_t keepalives = 0, keepalives_ok = 0, keepalives_fenced = 0, keepalives_other = 0;
   size_t reads = 0, reads_ok = 0;
   size_t keys_checked = 0;  // keys with accepted fenced writes
 

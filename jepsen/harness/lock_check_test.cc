@@ -53,6 +53,14 @@ class H {
     ops.push_back(op);
     return *this;
   }
+  H& Keepalive(int worker, uint64_t token, uint64_t revision, Outcome outcome = Outcome::kOk,
+               std::string error = "") {
+    HistoryOp op = Base(worker, "keepalive", kLock, outcome, std::move(error));
+    op.token = token;
+    op.revision = revision;
+    ops.push_back(op);
+    return *this;
+  }
   // One worker's whole critical section: acquire T, write at T+1 and T+2, release at T+3.
   H& Section(int worker, uint64_t token) {
     return Acquire(worker, token)
@@ -194,6 +202,33 @@ TEST(LockCheckTest, AWriteAppliedAfterItsTokensReleaseBreaksTheLease) {
   H ok;
   ok.Acquire(1, 10).Write(1, 10, 11).Release(1, 10, 12);
   EXPECT_TRUE(Check(ok).valid());
+}
+
+TEST(LockCheckTest, KeepalivesAndReleasesOfATokenEndWithItsLease) {
+  H h;
+  h.Acquire(1, 10).Keepalive(1, 10, 11).Write(1, 10, 12).Acquire(2, 20);
+  h.Keepalive(1, 10, 0, Outcome::kFail, "409 fenced").Release(1, 10, 0, Outcome::kFail, "409 x");
+  h.Keepalive(2, 20, 21).Release(2, 20, 22);
+  const LockCheckResult ok = Check(h, /*lock_with_key=*/false, false);
+  EXPECT_TRUE(ok.valid()) << Lines(ok.anomalies);
+  EXPECT_EQ(ok.keepalives, 3u);
+  EXPECT_EQ(ok.keepalives_ok, 2u);
+  EXPECT_EQ(ok.keepalives_fenced, 1u);
+  // Token 10 kept alive at index 25, after token 20 was granted at 20: the lock's own log, so
+  // checked wherever the key lives.
+  H late = h;
+  late.Keepalive(1, 10, 25);
+  EXPECT_TRUE(HasAnomaly(Check(late, false), "lease: keepalive accepted after a larger token"));
+  H late_release = h;
+  late_release.Release(1, 10, 26);
+  EXPECT_TRUE(HasAnomaly(Check(late_release, false), "lease: release accepted after a larger"));
+  // Released twice, or kept alive after the release.
+  H twice = h;
+  twice.Release(2, 20, 30);
+  EXPECT_TRUE(HasAnomaly(Check(twice, false), "lease: release accepted after its token was"));
+  H after = h;
+  after.Keepalive(2, 20, 30);
+  EXPECT_TRUE(HasAnomaly(Check(after, false), "lease: keepalive accepted after its token was"));
 }
 
 TEST(LockCheckTest, TokensAreGrantedOnceAndGrowInRealTime) {

@@ -74,10 +74,12 @@ class LockWorker {
         history_(history),
         start_(start),
         next_process_(next_process),
-        client_(MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms))),
+        client_(MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms), 2)),
+        write_client_(
+            MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms), 1)),
         // An acquire may wait wait_ms for the lock before its answer comes.
-        lock_client_(MakeClient(endpoints, worker,
-                                std::chrono::milliseconds(o.lock_wait_ms + o.client_timeout_ms))),
+        lock_client_(MakeClient(
+            endpoints, worker, std::chrono::milliseconds(o.lock_wait_ms + o.client_timeout_ms), 1)),
         client_id_("jl" + std::to_string(o.seed % 1000000007) + "-w" + std::to_string(worker)),
         process_(worker) {}
 
@@ -87,8 +89,8 @@ class LockWorker {
                              "\",\"ttl_ms\":" + std::to_string(o_.lock_ttl_ms) +
                              ",\"wait_ms\":" + std::to_string(o_.lock_wait_ms) + "}";
     op.call_ns = SinceNs(start_);
-    rpc::Result r = lock_client_.Request("POST", LockPath(t.lock), body,
-                                         {Idempotency(), {"Content-Type", "application/json"}});
+    rpc::Result r = Send(lock_client_, "POST", LockPath(t.lock), body,
+                         {Idempotency(), {"Content-Type", "application/json"}});
     op.token = JsonTopLevelUint(r.body, "token").value_or(0);
     if (r.ok() && op.token == 0) {  // granted or not, we cannot tell: the lock may be ours
       r.transport = rpc::Transport::kProtocolError;
@@ -121,8 +123,18 @@ class LockWorker {
       target += "?if_version=" + std::to_string(*if_version);
     }
     op.call_ns = SinceNs(start_);
-    const rpc::Result r = client_.Request("PUT", target, *op.value,
-                                          {{"X-Fence", FenceValue(t.lock, token)}, Idempotency()});
+    const rpc::Result r = Send(write_client_, "PUT", target, *op.value,
+                               {{"X-Fence", FenceValue(t.lock, token)}, Idempotency()});
+    return Finish(std::move(op), r);
+  }
+
+  HistoryOp Keepalive(const LockTarget& t, uint64_t token) {
+    HistoryOp op = New("keepalive", t.lock, t.lock);
+    op.token = token;
+    op.call_ns = SinceNs(start_);
+    const rpc::Result r = Send(write_client_, "POST", LockPath(t.lock) + "/keepalive",
+                               "{\"token\":" + std::to_string(token) + "}",
+                               {Idempotency(), {"Content-Type", "application/json"}});
     return Finish(std::move(op), r);
   }
 
@@ -130,8 +142,9 @@ class LockWorker {
     HistoryOp op = New("release", t.lock, t.lock);
     op.token = token;
     op.call_ns = SinceNs(start_);
-    const rpc::Result r = client_.Request(
-        "DELETE", LockPath(t.lock) + "?token=" + std::to_string(token), {}, {Idempotency()});
+    const rpc::Result r =
+        Send(write_client_, "DELETE", LockPath(t.lock) + "?token=" + std::to_string(token), {},
+             {Idempotency()});
     return Finish(std::move(op), r);
   }
 
@@ -145,14 +158,14 @@ class LockWorker {
 
  private:
   static rpc::HttpClient MakeClient(const std::vector<std::string>& endpoints, int worker,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, int attempts) {
     rpc::ClientOptions c;
     for (size_t i = 0; i < endpoints.size(); ++i) {
       c.endpoints.push_back(endpoints[(worker + i) % endpoints.size()]);
     }
     c.connect_timeout = std::chrono::milliseconds(500);
     c.request_timeout = timeout;
-    c.max_attempts = 2;
+    c.max_attempts = attempts;
     c.retry_backoff = std::chrono::milliseconds(50);
     c.max_backoff = std::chrono::milliseconds(300);
     return rpc::HttpClient(c);
@@ -168,6 +181,36 @@ class LockWorker {
     return op;
   }
 
+  // Sends a request that carries an Idempotency-Key, retrying it (the same key) after an unknown
+  // outcome or a refusal that applied nothing (503, 429, no connection), up to 3 attempts. An
+  // answer that went through the shard's log (2xx, other 4xx) settles it: the server returns the
+  // first attempt's outcome if that one applied first. Anything else after an attempt with an
+  // unknown outcome leaves the whole unknown: that attempt may still commit (a retry answered 503
+  // by a cluster without a leader says nothing about an entry the old leader replicated). The
+  // client's own retries cannot be used here: they return the last attempt's 503 as a refusal.
+  static rpc::Result Send(rpc::HttpClient& client, std::string_view method,
+                          const std::string& target, std::string_view body,
+                          const std::vector<rpc::Header>& headers) {
+    bool uncertain = false;
+    rpc::Result r;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      r = client.Request(method, target, body, headers);
+      r.attempts = attempt;
+      const bool answered = r.transport == rpc::Transport::kOk;
+      const bool nothing_applied = r.transport == rpc::Transport::kConnectFailed ||
+                                   (answered && (r.status == 503 || r.status == 429));
+      const bool unknown = !nothing_applied && (r.indeterminate || !answered || r.status >= 500);
+      if (!nothing_applied && !unknown) return r;
+      uncertain = uncertain || unknown;
+    }
+    if (uncertain && !r.indeterminate) {
+      r.indeterminate = true;
+      r.error_code += " after an attempt with an unknown outcome";
+    }
+    return r;
+  }
+
   rpc::Header Idempotency() {
     return {"Idempotency-Key", client_id_ + ":" + std::to_string(++seq_)};
   }
@@ -175,6 +218,9 @@ class LockWorker {
   HistoryOp Finish(HistoryOp op, const rpc::Result& r) const {
     op.ret_ns = SinceNs(start_);
     Classify(r, op);
+    if (op.outcome != Outcome::kOk && r.attempts > 1) {
+      op.error += " (attempts " + std::to_string(r.attempts) + ")";
+    }
     if (op.outcome == Outcome::kOk) {
       op.version = r.version.value_or(0);
       op.revision = r.revision.value_or(JsonTopLevelUint(r.body, "revision").value_or(0));
@@ -188,9 +234,10 @@ class LockWorker {
   History& history_;
   const Clock::time_point start_;
   std::atomic<int64_t>& next_process_;
-  rpc::HttpClient client_;
-  rpc::HttpClient lock_client_;
-  const std::string client_id_;  // for Idempotency-Key; seq_ grows over all the worker's writes
+  rpc::HttpClient client_;        // reads (the client retries them)
+  rpc::HttpClient write_client_;  // one attempt per call: Send() retries
+  rpc::HttpClient lock_client_;   // acquires, which may wait wait_ms: one attempt per call
+  const std::string client_id_;   // for Idempotency-Key; seq_ grows over all the worker's writes
   uint64_t seq_ = 0;
   uint64_t counter_ = 0;
   int64_t process_;
@@ -256,6 +303,9 @@ void LockWorkers::Run(int worker) {
     if (read.outcome == Outcome::kOk) {
       const bool stall = unit(w.rng()) < options_.lock_stall_probability;
       if (stall && !Stall(std::chrono::milliseconds(2 * options_.lock_ttl_ms))) break;
+      // Sometimes extend the lease first (after a stall: too late, it should be refused; the
+      // write goes ahead anyway, as a holder that ignores the answer would).
+      if (unit(w.rng()) < (stall ? 0.5 : 0.2)) w.Record(w.Keepalive(t, token));
       std::optional<uint64_t> if_version;
       // A 200 read without X-Kv-Version gives no version to compare with.
       const bool version_known = !read.result || read.version != 0;

@@ -8,6 +8,7 @@
 //   2. read the guarded key linearizably;
 //   3. with probability --lock-stall-probability, sleep twice the TTL: the holder that overslept
 //      its lease, whose write fencing must refuse;
+//   3b. sometimes (a fifth of the sections, half of those that stalled) a keepalive of the lease;
 //   4. PUT a value unique to the run ("w<i>:<token>:<n>") with X-Fence: {lock}:{token}, as a
 //      compare-and-set on the version it read half of the time (never after a stall: a stale
 //      holder's write is then fenced or nothing is), and half of the time once more as a cas on
@@ -18,11 +19,11 @@
 // checks that the lock is held. With other_shard, the lock's tag is chosen to land in another
 // shard than the key (fences then only keep a key's tokens from going backwards).
 //
-// Every operation is recorded in the History: acquire and release with the lock and token, the
-// key's reads and fenced writes with the token, revision and version of ok answers (the writes'
-// and reads' outcomes feed the register checker; a 409 fenced or a refused cas applied nothing, a
-// 412 is a failed comparison). A worker whose operation had an unknown outcome continues as a
-// new process id.
+// Every operation is recorded in the History: acquire, keepalive and release with the lock and
+// token, the key's reads and fenced writes with the token, revision and version of ok answers
+// (the writes' and reads' outcomes feed the register checker; a 409 fenced or a refused cas
+// applied nothing, a 412 is a failed comparison). A worker whose operation had an unknown
+// outcome continues as a new process id.
 //
 // Thread-safety: Start/Stop from one controlling thread.
 
