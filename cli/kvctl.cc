@@ -191,8 +191,8 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   options.connect_timeout = std::min(*timeout, std::chrono::milliseconds(2000));
   options.max_attempts = f.retries + 1;
   // Key and lock commands go straight to the shard's leader (rpc/http_client.h, "Smart routing").
-  options.smart_routing = put->parsed() || get->parsed() || del->parsed() || cas->parsed() ||
-                          locks.lock->parsed();
+  options.smart_routing =
+      put->parsed() || get->parsed() || del->parsed() || cas->parsed() || locks.lock->parsed();
   std::optional<LockCommand> lock_cmd;
   if (locks.lock->parsed()) {
     std::string error;

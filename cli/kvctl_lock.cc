@@ -26,8 +26,7 @@ std::string DefaultLockOwner() {
 }
 
 int ReportLockFailure(Session& s, const rpc::Result& r, const std::string& name,
-                      const std::optional<rpc::LockHolder>& holder, uint64_t token,
-                      bool is_write) {
+                      const std::optional<rpc::LockHolder>& holder, uint64_t token, bool is_write) {
   std::ostream& err = s.env.err;
   if (r.transport == rpc::Transport::kOk && r.status == 409 && r.error_code == "lock_held") {
     err << "kvctl: lock " << Quoted(name) << " is held";
@@ -48,8 +47,7 @@ int ReportLockFailure(Session& s, const rpc::Result& r, const std::string& name,
 }
 
 int RunLockAcquire(Session& s, const LockAcquireCommand& cmd) {
-  rpc::LockResult r =
-      s.client.LockAcquire(cmd.name, cmd.owner, cmd.ttl.count(), cmd.wait.count());
+  rpc::LockResult r = s.client.LockAcquire(cmd.name, cmd.owner, cmd.ttl.count(), cmd.wait.count());
   if (!r.ok()) return ReportLockFailure(s, r, cmd.name, r.holder, 0, /*is_write=*/true);
   if (s.format == Format::kJson) {
     s.env.out << "{" << JsonBytesMember("name", cmd.name) << ", \"token\": " << r.token
@@ -123,9 +121,9 @@ int RunLockList(Session& s, const LockListCommand& cmd) {
                     std::to_string(lock.waiters.size())});
   }
   PrintTable(s.env.out, rows);
-  if (r.more && !r.locks.empty()) {
-    s.env.err << "kvctl: more locks follow; continue with --after "
-              << Quoted(r.locks.back().name) << "\n";
+  if (r.more && !r.next_after.empty()) {
+    s.env.err << "kvctl: more locks may follow; continue with --after " << Quoted(r.next_after)
+              << "\n";
   }
   return kExitOk;
 }

@@ -61,8 +61,7 @@ int RunLockRun(Session& s, const LockRunCommand& cmd, const rpc::ClientOptions& 
 
 // Maps a failed lock call to its exit code and prints the one-line explanation.
 int ReportLockFailure(Session& s, const rpc::Result& r, const std::string& name,
-                      const std::optional<rpc::LockHolder>& holder, uint64_t token,
-                      bool is_write);
+                      const std::optional<rpc::LockHolder>& holder, uint64_t token, bool is_write);
 
 // "host:pid" of this process (the default owner).
 std::string DefaultLockOwner();

@@ -32,9 +32,9 @@ LockCommands AddLockCommands(CLI::App& app, LockFlags& f) {
   auto add_acquire_flags = [&](CLI::App* cmd, const char* wait_default) {
     cmd->add_option("--owner", f.owner, "who holds it, shown to others (default host:pid)");
     cmd->add_option("--ttl", f.ttl, "the lease: 100ms to 1h (default 10s)");
-    cmd->add_option("--wait", f.wait,
-                    std::string("if held, wait this long for it: 0s to 5m (default ") +
-                        wait_default + ")");
+    cmd->add_option(
+        "--wait", f.wait,
+        std::string("if held, wait this long for it: 0s to 5m (default ") + wait_default + ")");
   };
   c.acquire = c.lock->add_subcommand("acquire", "acquire NAME and print its fencing token");
   c.acquire->add_option("NAME", f.name, "the lock")->required();
@@ -75,8 +75,7 @@ std::optional<LockCommand> ParseLockCommand(const LockCommands& c, const LockFla
     if (!ttl) return std::nullopt;
     const std::string wait_text =
         !f.wait.empty() ? f.wait : (cmd.kind == Kind::kRun ? kDefaultRunWait : "0s");
-    auto wait =
-        Duration("--wait", wait_text, std::chrono::milliseconds(0), kMaxLockWait, error);
+    auto wait = Duration("--wait", wait_text, std::chrono::milliseconds(0), kMaxLockWait, error);
     if (!wait) return std::nullopt;
     cmd.run.lock.ttl = *ttl;
     cmd.run.lock.wait = *wait;

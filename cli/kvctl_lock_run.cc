@@ -29,8 +29,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kKillGrace{2000};   // SIGTERM, then this long, then SIGKILL
-constexpr milliseconds kNoPidfdPoll{50};   // without pidfd_open: how often to check the child
+constexpr milliseconds kKillGrace{2000};  // SIGTERM, then this long, then SIGKILL
+constexpr milliseconds kNoPidfdPoll{50};  // without pidfd_open: how often to check the child
 
 std::string Quoted(std::string_view name) { return "\"" + Printable(name) + "\""; }
 
@@ -309,7 +309,7 @@ int RunLockRun(Session& s, const LockRunCommand& cmd, const rpc::ClientOptions& 
   }
 
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  std::string lost;          // why the lock is lost; empty while held
+  std::string lost;  // why the lock is lost; empty while held
   bool server_said_lost = false;
   std::string last_failure;  // the last failed keepalive, for the message
   int status = 0;

@@ -38,8 +38,8 @@ Outcome Kvctl(const std::string& endpoint, std::vector<std::string> args) {
 }
 
 FakeReply Granted(uint64_t token = 1207) {
-  return FakeReply::Json(200, R"({"token": )" + std::to_string(token) +
-                                  R"(, "ttl_ms": 5000, "revision": 1207})");
+  return FakeReply::Json(
+      200, R"({"token": )" + std::to_string(token) + R"(, "ttl_ms": 5000, "revision": 1207})");
 }
 
 // A lock server: acquire grants token 1207; keepalives answer `keepalive` (after `ok_keepalives`
@@ -81,7 +81,7 @@ TEST(KvctlLock, AcquirePrintsTheTokenAndSendsOwnerTtlWait) {
                       "\n");
   auto body = RequestsBesidesDirectory(locks.server)[1].body;
   EXPECT_NE(body.find(R"("ttl_ms":10000,"wait_ms":0)"), std::string::npos) << body;  // defaults
-  EXPECT_NE(body.find(R"("owner":")"), std::string::npos);  // host:pid
+  EXPECT_NE(body.find(R"("owner":")"), std::string::npos);                           // host:pid
 }
 
 TEST(KvctlLock, HeldFencedAndMissingAreOne) {
@@ -99,8 +99,9 @@ TEST(KvctlLock, HeldFencedAndMissingAreOne) {
             "kvctl: lock \"jobs\" is held by w2 (token 9, expires in 3120 ms); not acquired\n");
   Outcome fenced = Kvctl(server.endpoint(), {"lock", "keepalive", "jobs", "5"});
   EXPECT_EQ(fenced.code, kExitNotFound);
-  EXPECT_EQ(fenced.err, "kvctl: lock \"jobs\" is not held with token 5 (expired, released or "
-                        "taken over); nothing done\n");
+  EXPECT_EQ(fenced.err,
+            "kvctl: lock \"jobs\" is not held with token 5 (expired, released or "
+            "taken over); nothing done\n");
   Outcome missing = Kvctl(server.endpoint(), {"lock", "release", "jobs", "5"});
   EXPECT_EQ(missing.code, kExitNotFound);
   EXPECT_EQ(missing.err, "kvctl: lock \"jobs\" not found (never acquired)\n");
@@ -112,7 +113,8 @@ TEST(KvctlLock, KeepaliveReleaseGetList) {
     if (req.target == "/v1/locks?after=a&limit=1") {
       return FakeReply::Json(200, R"({"locks": [{"name": "b", "shard": 2, "last_token": 6,
           "holder": {"owner": "w", "token": 6, "ttl_ms": 100, "expires_in_ms": 50},
-          "waiters": [{"owner": "x", "ttl_ms": 1, "wait_left_ms": 2}]}], "more": true})");
+          "waiters": [{"owner": "x", "ttl_ms": 1, "wait_left_ms": 2}]}], "more": true,
+          "next_after": "c"})");
     }
     if (req.method == "GET") {
       return FakeReply::Json(200, R"({"name": "b", "shard": 2, "last_token": 6, "holder": null,
@@ -132,7 +134,7 @@ TEST(KvctlLock, KeepaliveReleaseGetList) {
   EXPECT_EQ(listed.out,
             "NAME  SHARD  HOLDER  TOKEN  EXPIRES_IN_MS  WAITERS\n"
             "b     2      w       6      50             1\n");
-  EXPECT_EQ(listed.err, "kvctl: more locks follow; continue with --after \"b\"\n");
+  EXPECT_EQ(listed.err, "kvctl: more locks may follow; continue with --after \"c\"\n");
   auto requests = RequestsBesidesDirectory(server);
   EXPECT_EQ(requests[0].target, "/v1/locks/a%2Fb/keepalive");
   EXPECT_EQ(requests[0].body, R"({"token": 1207})");
@@ -202,18 +204,18 @@ TEST(KvctlLockRun, CmdSeesTheLockAndItsExitStatusIsKvctls) {
   EXPECT_EQ(requests[1].target, "/v1/locks/jobs?token=1207");
 
   EXPECT_EQ(Kvctl(locks.server.endpoint(), {"lock", "run", "jobs", "--", "true"}).code, 0);
-  EXPECT_EQ(Kvctl(locks.server.endpoint(), {"lock", "run", "jobs", "--", "sh", "-c", "kill $$"})
-                .code,
-            128 + SIGTERM);
+  EXPECT_EQ(
+      Kvctl(locks.server.endpoint(), {"lock", "run", "jobs", "--", "sh", "-c", "kill $$"}).code,
+      128 + SIGTERM);
 }
 
 TEST(KvctlLockRun, KeepsTheLeaseAliveWhileCmdRuns) {
   LockServer locks;
-  // ttl 300ms: a keepalive every 100 ms; CMD runs about 5 of them.
+  // ttl 300ms: a keepalive every 100 ms; CMD outlives about 4 of them.
   Outcome o = Kvctl(locks.server.endpoint(),
                     {"lock", "run", "jobs", "--ttl", "300ms", "--", "sleep", "0.5"});
   EXPECT_EQ(o.code, 0) << o.err;
-  EXPECT_GE(locks.keepalives, 3);
+  EXPECT_GE(locks.keepalives, 2);
   EXPECT_EQ(locks.releases, 1);
 }
 

@@ -210,6 +210,9 @@ bool ParseLockListBody(std::string_view body, LockListResult& r) {
   if (const json::value* more = o.if_contains("more"); more != nullptr && more->is_bool()) {
     r.more = more->get_bool();
   }
+  if (!Bytes(o, "next_after", r.next_after, nullptr) && r.more && !r.locks.empty()) {
+    r.next_after = r.locks.back().name;  // a server that does not say
+  }
   return true;
 }
 

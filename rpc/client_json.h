@@ -28,7 +28,7 @@ bool ParseDirectoryBody(std::string_view body, DirectoryResult& result);
 void ApplyLockBody(std::string_view body, LockResult& result);
 // GET /v1/locks/{name}: {"name"|"name_base64", "shard", "last_token", "holder", "waiters"}.
 bool ParseLockInfoBody(std::string_view body, LockInfoResult& result);
-// GET /v1/locks: {"locks": [...], "more"}. False also when "locks" is missing.
+// GET /v1/locks: {"locks": [...], "more", "next_after"}. False also when "locks" is missing.
 bool ParseLockListBody(std::string_view body, LockListResult& result);
 // The acquire request body {"owner", "ttl_ms", "wait_ms"} (owner escaped as JSON).
 std::string AcquireRequestJson(std::string_view owner, int64_t ttl_ms, int64_t wait_ms);

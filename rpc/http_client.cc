@@ -165,8 +165,7 @@ bool HttpClient::TakeIdempotencyKey(std::optional<IdempotencyKey>& idempotency, 
   if (idempotency && !idempotency->IsValid()) {
     // The server would refuse it (400); say so without sending (rpc/idempotency_key.h).
     failed.transport = Transport::kProtocolError;
-    failed.transport_error = "invalid idempotency key '" +
-                             idempotency->ToString().substr(0, 300) +
+    failed.transport_error = "invalid idempotency key '" + idempotency->ToString().substr(0, 300) +
                              "': client id must be 1 to 256 printable ASCII bytes, seq >= 1";
     return false;
   }
@@ -216,8 +215,8 @@ R HttpClient::SendKeyRequest(RawRequest& req, std::string_view key, bool json_su
 
 template Result HttpClient::SendKeyRequest<Result>(RawRequest&, std::string_view, bool);
 template LockResult HttpClient::SendKeyRequest<LockResult>(RawRequest&, std::string_view, bool);
-template LockInfoResult HttpClient::SendKeyRequest<LockInfoResult>(RawRequest&,
-                                                                   std::string_view, bool);
+template LockInfoResult HttpClient::SendKeyRequest<LockInfoResult>(RawRequest&, std::string_view,
+                                                                   bool);
 
 void HttpClient::RefreshDirectory() {
   RawRequest req = GetRequest("/v1/directory");

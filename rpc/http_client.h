@@ -36,19 +36,19 @@
 // routed like key requests, by the lock's name (its shard is the ring shard of the name).
 //
 // Smart routing (ClientOptions::smart_routing; docs/api.md, Directory and routing) chooses only
-// where the FIRST attempt of a key or lock request (Put, Cas, Get, Delete, Lock*) goes; whether anything is
-// retried is decided by the policy above alone. The client caches GET /v1/directory with its
-// version, computes the key's shard with the ring (kv/ring.h, rebuilt from the directory's shard
-// ids and vnodes_per_shard) and sends the request to the http_address of the shard's leader, then
-// of its other replicas, then to the configured endpoints (the sticky one first), moving on only
-// while the request cannot have been sent, as above. It adds "X-Kv-Directory-Version: <cached>".
-// The cache is refreshed before the next key request when it is empty, when an answer carried a
-// newer X-Kv-Directory-Version, after a 503 or an answer that never came, and when the leader's
-// address did not serve the request. A refresh is one attempt on the configured endpoints that
-// waits at most kDirectoryRefreshTimeout (a node answers it from memory); if it fails, the old
+// where the FIRST attempt of a key or lock request (Put, Cas, Get, Delete, Lock*) goes; whether
+// anything is retried is decided by the policy above alone. The client caches GET /v1/directory
+// with its version, computes the key's shard with the ring (kv/ring.h, rebuilt from the directory's
+// shard ids and vnodes_per_shard) and sends the request to the http_address of the shard's leader,
+// then of its other replicas, then to the configured endpoints (the sticky one first), moving on
+// only while the request cannot have been sent, as above. It adds "X-Kv-Directory-Version:
+// <cached>". The cache is refreshed before the next key request when it is empty, when an answer
+// carried a newer X-Kv-Directory-Version, after a 503 or an answer that never came, and when the
+// leader's address did not serve the request. A refresh is one attempt on the configured endpoints
+// that waits at most kDirectoryRefreshTimeout (a node answers it from memory); if it fails, the old
 // copy stays in use (with none, the configured endpoints are) and no refresh is tried again until
-// one of those happens again. Scans, LockList and other calls are not routed. A routed call may take one
-// refresh and one connect_timeout per replica address longer than the bound above.
+// one of those happens again. Scans, LockList and other calls are not routed. A routed call may
+// take one refresh and one connect_timeout per replica address longer than the bound above.
 #pragma once
 
 #include <chrono>
@@ -212,9 +212,9 @@ struct LockWaiter {
 struct LockInfo {
   std::string name;  // decoded bytes (also when the server sent name_base64)
   uint64_t shard = 0;
-  uint64_t last_token = 0;            // the largest token ever granted for the name
-  std::optional<LockHolder> holder;   // absent: free
-  std::vector<LockWaiter> waiters;    // in arrival order
+  uint64_t last_token = 0;           // the largest token ever granted for the name
+  std::optional<LockHolder> holder;  // absent: free
+  std::vector<LockWaiter> waiters;   // in arrival order
 };
 
 // LockAcquire / LockKeepalive: token and ttl_ms (revision in Result::revision). LockRelease:
@@ -232,7 +232,8 @@ struct LockInfoResult : Result {
 
 struct LockListResult : Result {
   std::vector<LockInfo> locks;
-  bool more = false;  // more locks follow; list again with after = locks.back().name
+  bool more = false;       // more locks may follow: list again with after = next_after
+  std::string next_after;  // with more (the page may be empty: a shard looked past it)
 };
 
 struct Header {
@@ -280,7 +281,7 @@ class HttpClient {
   // GET /v1/locks/{name}: holder, last token, waiters. 404 `not_found`: never acquired.
   LockInfoResult LockGet(std::string_view name, bool stale = false);
   // GET /v1/locks?after=&limit=: locks that are held or have waiters, by name, after `after`.
-  // limit 0 = the server's default page size (100). Follow `more` with after = locks.back().name.
+  // limit 0 = the server's default page size (100). Follow `more` with after = next_after.
   LockListResult LockList(std::string_view after = {}, size_t limit = 0, bool stale = false);
 
   ClusterStatusResult ClusterStatus();

@@ -47,7 +47,8 @@ LockResult HttpClient::LockAcquire(std::string_view name, std::string_view owner
                  .body = AcquireRequestJson(owner, ttl_ms, wait_ms)};
   req.headers.push_back({"Content-Type", "application/json"});
   // The node may hold the request for wait_ms before it answers.
-  if (wait_ms > 0) req.request_timeout = options_.request_timeout + std::chrono::milliseconds(wait_ms);
+  if (wait_ms > 0)
+    req.request_timeout = options_.request_timeout + std::chrono::milliseconds(wait_ms);
   return LockOperation(req, name, std::move(idempotency));
 }
 

@@ -46,8 +46,8 @@ TEST(HttpClientLocksServer, AcquireHeldKeepaliveGetListReleaseFence) {
   ASSERT_EQ(list.locks.size(), 1u);
   EXPECT_EQ(list.locks[0].name, name);
 
-  Result fenced_put = client.Put("k", "v", std::nullopt, std::nullopt,
-                                 LockFence{name, acquired.token});
+  Result fenced_put =
+      client.Put("k", "v", std::nullopt, std::nullopt, LockFence{name, acquired.token});
   ASSERT_TRUE(fenced_put.ok());
   ASSERT_TRUE(service.last_write().fence.has_value());
   EXPECT_EQ(service.last_write().fence->lock, name);

@@ -172,7 +172,7 @@ TEST(HttpClientLocks, GetAndListParseLocks) {
           {"name_base64": "/w==", "shard": 2, "last_token": 6,
            "holder": {"owner": "w", "token": 6, "ttl_ms": 100, "expires_in_ms": 50},
            "waiters": [{"owner": "x", "ttl_ms": 200, "wait_left_ms": 70}]}],
-          "more": true})");
+          "more": true, "next_after": "q"})");
     }
     return FakeReply::Json(200, R"({"name": "jobs", "shard": 3, "last_token": 1207,
         "holder": {"owner": "w1", "token": 1207, "ttl_ms": 5000, "expires_in_ms": 3120},
@@ -201,6 +201,7 @@ TEST(HttpClientLocks, GetAndListParseLocks) {
   EXPECT_EQ(list.locks[1].holder->token, 6u);
   EXPECT_EQ(list.locks[1].waiters.at(0).wait_left_ms, 70);
   EXPECT_TRUE(list.more);
+  EXPECT_EQ(list.next_after, "q");
   EXPECT_TRUE(client.LockList().ok());
   EXPECT_EQ(server.requests().at(2).target, "/v1/locks");
 }
@@ -231,8 +232,8 @@ TEST(HttpClientFence, PutAndDeleteCarryXFence) {
   EXPECT_EQ(server.requests().at(0).HeaderValue("X-Fence"), "a:b:7");
   EXPECT_EQ(server.requests().at(1).HeaderValue("X-Fence"), "jobs:9");
   EXPECT_EQ(server.requests().at(2).HeaderValue("X-Fence"), "");
-  for (const LockFence& bad : {LockFence{"", 1}, LockFence{"l", 0}, LockFence{"a\nb", 1},
-                               LockFence{" l", 1}}) {
+  for (const LockFence& bad :
+       {LockFence{"", 1}, LockFence{"l", 0}, LockFence{"a\nb", 1}, LockFence{" l", 1}}) {
     Result r = client.Put("k", "v", std::nullopt, std::nullopt, bad);
     EXPECT_EQ(r.transport, Transport::kProtocolError);
     EXPECT_NE(r.transport_error.find("invalid fence"), std::string::npos);

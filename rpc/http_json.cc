@@ -98,9 +98,7 @@ std::string ReleaseResultJson(uint64_t revision) {
   return json::serialize(json::object{{"released", true}, {"revision", revision}});
 }
 
-std::string LockInfoJson(const kv::LockInfo& info) {
-  return json::serialize(LockInfoObject(info));
-}
+std::string LockInfoJson(const kv::LockInfo& info) { return json::serialize(LockInfoObject(info)); }
 
 std::string LockListJson(const kv::LockListResponse& list, size_t max_items) {
   json::array locks;
@@ -109,7 +107,18 @@ std::string LockListJson(const kv::LockListResponse& list, size_t max_items) {
     locks.push_back(LockInfoObject(info));
   }
   const bool cut = list.locks.size() > locks.size();
-  return json::serialize(json::object{{"locks", std::move(locks)}, {"more", list.more || cut}});
+  const size_t kept = locks.size();
+  json::object body;
+  body["locks"] = std::move(locks);
+  body["more"] = list.more || cut;
+  // Where the next page starts: the last lock kept when the page was cut here, else the node's
+  // word (a shard may have looked past the last lock listed, or listed none).
+  if (cut && kept > 0) {
+    PutBytes(body, "next_after", list.locks[kept - 1].name);
+  } else if (list.more && !list.next_after.empty()) {
+    PutBytes(body, "next_after", list.next_after);
+  }
+  return json::serialize(body);
 }
 
 namespace {
@@ -126,8 +135,7 @@ std::optional<json::object> BodyObject(std::string_view body,
     return std::nullopt;
   }
   for (const auto& field : v.get_object()) {
-    if (std::find(allowed.begin(), allowed.end(), std::string_view(field.key())) ==
-        allowed.end()) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(field.key())) == allowed.end()) {
       *error = {"invalid_argument",
                 "unknown field in the body: " + SanitizeMessage(field.key()).substr(0, 64)};
       return std::nullopt;
@@ -163,8 +171,8 @@ std::optional<AcquireBody> ParseAcquireBody(std::string_view body, BodyError* er
   const json::value* owner = o->if_contains("owner");
   if (owner == nullptr || !owner->is_string() || owner->get_string().empty() ||
       owner->get_string().size() > kMaxLockOwnerBytes) {
-    *error = {"invalid_argument", "owner must be a string of 1 to " +
-                                      std::to_string(kMaxLockOwnerBytes) + " bytes"};
+    *error = {"invalid_argument",
+              "owner must be a string of 1 to " + std::to_string(kMaxLockOwnerBytes) + " bytes"};
     return std::nullopt;
   }
   out.owner = std::string(owner->get_string());

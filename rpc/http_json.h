@@ -56,7 +56,8 @@ std::string ReleaseResultJson(uint64_t revision);  // {"released": true, "revisi
 // {"name"|"name_base64", "shard", "last_token", "holder": {"owner", "token", "ttl_ms",
 //  "expires_in_ms"} or null, "waiters": [{"owner", "ttl_ms", "wait_left_ms"}]}
 std::string LockInfoJson(const kv::LockInfo& info);
-// {"locks": [LockInfoJson...], "more"}; at most max_items locks ("more" if some were left out).
+// {"locks": [LockInfoJson...], "more", "next_after"|"next_after_base64"}; at most max_items locks
+// ("more" if some were left out). next_after, only with more: list again with after = it.
 std::string LockListJson(const kv::LockListResponse& list, size_t max_items);
 
 // Why a request body was refused: code "bad_json" (not JSON, or not an object) or
@@ -67,9 +68,9 @@ struct BodyError {
 };
 
 struct AcquireBody {
-  std::string owner;                     // required, 1..kMaxLockOwnerBytes
-  int64_t ttl_ms = kDefaultLockTtlMs;    // kMinLockTtlMs..kMaxLockTtlMs
-  int64_t wait_ms = 0;                   // 0..kMaxLockWaitMs
+  std::string owner;                   // required, 1..kMaxLockOwnerBytes
+  int64_t ttl_ms = kDefaultLockTtlMs;  // kMinLockTtlMs..kMaxLockTtlMs
+  int64_t wait_ms = 0;                 // 0..kMaxLockWaitMs
 };
 // {"owner": O, "ttl_ms": L, "wait_ms": W}; integers only; unknown fields refused.
 std::optional<AcquireBody> ParseAcquireBody(std::string_view body, BodyError* error);

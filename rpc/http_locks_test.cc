@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "rpc/http_json.h"
 #include "rpc/http_server.h"
 #include "rpc/http_test_util.h"
 
@@ -132,12 +133,14 @@ TEST_F(HttpLocksTest, ListPagesByAfterAndLimit) {
   EXPECT_EQ(JsonAt(page.body, "/locks/1/holder/owner"), "o");
   EXPECT_EQ(JsonAt(page.body, "/locks/2"), "<missing>");
   EXPECT_EQ(JsonAt(page.body, "/more"), "true");
+  EXPECT_EQ(JsonAt(page.body, "/next_after"), "b");
   EXPECT_EQ(service_.last_lock_list().limit, 2u);
   EXPECT_EQ(service_.last_lock_list().name, "");
 
   TestResponse rest = Call("GET", "/v1/locks?after=b&consistency=stale&limit=1000");
   EXPECT_EQ(JsonAt(rest.body, "/locks/0/name"), "c");
   EXPECT_EQ(JsonAt(rest.body, "/more"), "false");
+  EXPECT_EQ(JsonAt(rest.body, "/next_after"), "<missing>");
   EXPECT_EQ(service_.last_lock_list().after, "b");
   EXPECT_TRUE(service_.last_lock_list().stale);
 
@@ -145,6 +148,22 @@ TEST_F(HttpLocksTest, ListPagesByAfterAndLimit) {
   EXPECT_EQ(service_.last_lock_list().limit, 100u);  // the default
   EXPECT_EQ(Call("GET", "/v1/locks/a?consistency=stale").status, 200);
   EXPECT_TRUE(service_.last_lock_list().stale);
+}
+
+// The node's next_after (a shard may have looked past the locks it listed) goes to the client.
+TEST(HttpLockJson, ListCarriesNextAfter) {
+  kv::LockListResponse list;
+  list.more = true;
+  list.next_after = "m\xff";
+  EXPECT_EQ(JsonAt(LockListJson(list, 10), "/next_after_base64"), "bf8=");
+  EXPECT_EQ(JsonAt(LockListJson(list, 10), "/locks"), "[]");
+  list.locks.resize(3);
+  list.locks[0].name = "a";
+  list.locks[1].name = "b";
+  list.more = false;
+  EXPECT_EQ(JsonAt(LockListJson(list, 2), "/next_after"), "b");  // cut here
+  EXPECT_EQ(JsonAt(LockListJson(list, 2), "/more"), "true");
+  EXPECT_EQ(JsonAt(LockListJson(list, 3), "/next_after"), "<missing>");
 }
 
 TEST_F(HttpLocksTest, NamesArePercentDecodedOneSegment) {
@@ -189,10 +208,9 @@ TEST_F(HttpLocksTest, BadAcquireBodies) {
                  R"({"owner": ")" + std::string(256, 'o') + R"(", "ttl_ms": 100, "wait_ms": 0})")
                 .status,
             200);
-  EXPECT_EQ(
-      Call("POST", "/v1/locks/l2", R"({"owner": "o", "ttl_ms": 3600000, "wait_ms": 300000})")
-          .status,
-      200);
+  EXPECT_EQ(Call("POST", "/v1/locks/l2", R"({"owner": "o", "ttl_ms": 3600000, "wait_ms": 300000})")
+                .status,
+            200);
   // At most 64 KiB of body (the server's value limit is larger).
   std::string big = R"({"owner": "o", "pad": ")" + std::string(64 << 10, 'x') + "\"}";
   ExpectError(Call("POST", "/v1/locks/l", big), 413, "too_large");
@@ -208,10 +226,10 @@ TEST_F(HttpLocksTest, BadKeepaliveBodiesAndReleaseTokens) {
     SCOPED_TRACE(body);
     ExpectError(Call("POST", "/v1/locks/l/keepalive", body), 400, "invalid_argument");
   }
-  for (const char* target : {"/v1/locks/l", "/v1/locks/l?token=", "/v1/locks/l?token=0",
-                             "/v1/locks/l?token=-1", "/v1/locks/l?token=abc",
-                             "/v1/locks/l?token=1&token=2", "/v1/locks/l?token=1&force=1",
-                             "/v1/locks/l?token=99999999999999999999"}) {
+  for (const char* target :
+       {"/v1/locks/l", "/v1/locks/l?token=", "/v1/locks/l?token=0", "/v1/locks/l?token=-1",
+        "/v1/locks/l?token=abc", "/v1/locks/l?token=1&token=2", "/v1/locks/l?token=1&force=1",
+        "/v1/locks/l?token=99999999999999999999"}) {
     SCOPED_TRACE(target);
     ExpectError(Call("DELETE", target), 400, "invalid_argument");
   }
@@ -221,8 +239,7 @@ TEST_F(HttpLocksTest, BadKeepaliveBodiesAndReleaseTokens) {
 }
 
 TEST_F(HttpLocksTest, MalformedQueriesAre400) {
-  ExpectError(Call("POST", "/v1/locks/l?wait_ms=5", R"({"owner": "o"})"), 400,
-              "invalid_argument");
+  ExpectError(Call("POST", "/v1/locks/l?wait_ms=5", R"({"owner": "o"})"), 400, "invalid_argument");
   ExpectError(Call("POST", "/v1/locks/l/keepalive?x=1", R"({"token": 1})"), 400,
               "invalid_argument");
   for (const char* target :

@@ -16,7 +16,8 @@ std::optional<HttpReply> router::ParseIdempotency(const HttpRequest& req, std::s
   if (req.idempotency_keys.size() > 1) return BadRequest("more than one Idempotency-Key");
   if (req.idempotency_keys.empty()) return std::nullopt;
   std::string error;
-  std::optional<IdempotencyKey> idempotency = IdempotencyKey::Parse(req.idempotency_keys[0], &error);
+  std::optional<IdempotencyKey> idempotency =
+      IdempotencyKey::Parse(req.idempotency_keys[0], &error);
   if (!idempotency) return BadRequest("Idempotency-Key must be <client-id>:<seq>: " + error);
   client_id = std::move(idempotency->client_id);
   seq = idempotency->seq;

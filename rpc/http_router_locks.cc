@@ -27,9 +27,9 @@ HttpReply LockOpReply(const kv::LockResponse& r, kv::LockOp op) {
   if (r.code != kv::ErrorCode::kOk) {
     return LockErrorReply(r.code, r.message, /*is_write=*/true, r.holder);
   }
-  HttpReply reply = JsonReply(200, op == kv::LockOp::kRelease
-                                       ? ReleaseResultJson(r.revision)
-                                       : LockResultJson(r.token, r.ttl_ms, r.revision));
+  HttpReply reply =
+      JsonReply(200, op == kv::LockOp::kRelease ? ReleaseResultJson(r.revision)
+                                                : LockResultJson(r.token, r.ttl_ms, r.revision));
   reply.headers.emplace_back("X-Kv-Revision", std::to_string(r.revision));
   reply.headers.emplace_back("X-Kv-Shard", std::to_string(r.shard));
   return reply;
@@ -60,8 +60,9 @@ HandledRequest HttpRouter::HandleLocks(HttpRequest& req, std::string_view rest,
   bool keepalive = false;
   if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
     if (rest.substr(slash + 1) != kKeepaliveSuffix) {
-      RespondNow(respond, ErrorReply(404, "no_route", "no such route (encode '/' in a lock name "
-                                                      "as %2F)"));
+      RespondNow(respond, ErrorReply(404, "no_route",
+                                     "no such route (encode '/' in a lock name "
+                                     "as %2F)"));
       return HttpRoute::kOther;
     }
     encoded = rest.substr(0, slash);
@@ -88,9 +89,9 @@ HandledRequest HttpRouter::HandleLocks(HttpRequest& req, std::string_view rest,
   if (!name) return fail(ErrorReply(400, "bad_key", "invalid percent-encoding in the lock name"));
   if (name->empty()) return fail(ErrorReply(400, "bad_key", "empty lock name"));
   if (name->size() > options_.max_key_bytes) {
-    return fail(ErrorReply(
-        413, "too_large",
-        "lock name longer than " + std::to_string(options_.max_key_bytes) + " bytes"));
+    return fail(
+        ErrorReply(413, "too_large",
+                   "lock name longer than " + std::to_string(options_.max_key_bytes) + " bytes"));
   }
   if (route == HttpRoute::kLockGet) return HandleLockList(req, std::move(*name), query, respond);
   return HandleLockOp(req, std::move(*name), keepalive, query, respond);
@@ -132,9 +133,9 @@ HandledRequest HttpRouter::HandleLockOp(HttpRequest& req, std::string name, bool
 
   if (lock.op != kv::LockOp::kRelease) {
     if (req.body.size() > kMaxLockBodyBytes) {
-      return fail(ErrorReply(413, "too_large",
-                             "lock request body larger than " +
-                                 std::to_string(kMaxLockBodyBytes) + " bytes"));
+      return fail(ErrorReply(
+          413, "too_large",
+          "lock request body larger than " + std::to_string(kMaxLockBodyBytes) + " bytes"));
     }
     BodyError body_error;
     if (lock.op == kv::LockOp::kAcquire) {

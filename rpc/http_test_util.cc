@@ -219,8 +219,7 @@ void FakeKvService::Lock(kv::LockRequest req, std::function<void(kv::LockRespons
   Deliver([done = std::move(done), resp = std::move(resp)] { done(resp); });
 }
 
-void FakeKvService::Locks(kv::LockListRequest req,
-                          std::function<void(kv::LockListResponse)> done) {
+void FakeKvService::Locks(kv::LockListRequest req, std::function<void(kv::LockListResponse)> done) {
   kv::LockListResponse resp;
   {
     std::lock_guard lock(mu_);
@@ -241,6 +240,7 @@ void FakeKvService::Locks(kv::LockListRequest req,
         if (!it->second.holder && it->second.waiters.empty()) continue;
         if (resp.locks.size() == req.limit) {
           resp.more = true;
+          resp.next_after = resp.locks.back().name;
           break;
         }
         resp.locks.push_back(it->second);
