@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -285,11 +286,30 @@ TEST(LockWorkloadTest, TargetsShareATagOrLandInAnotherShard) {
   EXPECT_EQ(same[0].key, "{g0}data");
   EXPECT_EQ(same[1].lock, "{g1}lock");
   ShardOf by_length = [](const std::string& s) { return static_cast<uint64_t>(s.size() % 2); };
-  const auto other = LockTargets(2, true, by_length);
-  ASSERT_EQ(other.size(), 2u);
+  const auto other = LockTargets(2, true, by_length, 2);
+  ASSERT_EQ(other.size(), 3u);  // {g0}data and {g1}data share a shard: {g10}data covers the other
+  EXPECT_EQ(other[2].key, "{g10}data");
   for (const LockTarget& t : other) EXPECT_NE(by_length(t.lock), by_length(t.key)) << t.lock;
   ShardOf one = [](const std::string&) { return uint64_t{1}; };
   EXPECT_TRUE(LockTargets(2, true, one).empty());
+}
+
+TEST(LockWorkloadTest, WithShardsTheKeysCoverEveryShard) {
+  // Shards 1..4 by the tag's last digit: {g0} and {g4} share shard 1.
+  ShardOf last_digit = [](const std::string& s) {
+    return static_cast<uint64_t>(s[s.find('}') - 1] - '0') % 4 + 1;
+  };
+  const auto targets = LockTargets(2, false, last_digit, 4);
+  ASSERT_EQ(targets.size(), 4u);
+  EXPECT_EQ(targets[0].key, "{g0}data");  // the first `count` whatever their shards
+  EXPECT_EQ(targets[1].key, "{g1}data");
+  EXPECT_EQ(targets[2].key, "{g2}data");
+  EXPECT_EQ(targets[3].key, "{g3}data");
+  std::set<uint64_t> shards;
+  for (const LockTarget& t : LockTargets(6, false, last_digit, 4)) shards.insert(last_digit(t.key));
+  EXPECT_EQ(shards.size(), 4u);
+  EXPECT_EQ(LockTargets(6, false, last_digit, 4).size(), 6u);  // already covered: just `count`
+  EXPECT_EQ(LockTargets(1, false, last_digit, 1).size(), 1u);
   EXPECT_EQ(FenceValue("{g0}lock", 42), "{g0}lock:42");
   EXPECT_EQ(LockPath("{g0}lock"), "/v1/locks/%7Bg0%7Dlock");
 }

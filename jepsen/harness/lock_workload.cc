@@ -2,16 +2,28 @@
 
 #include "jepsen/harness/lock_workload.h"
 
+#include <algorithm>
 #include <charconv>
 #include <random>
+#include <set>
 
 namespace kvd::jepsen {
 
-std::vector<LockTarget> LockTargets(int count, bool other_shard, const ShardOf& shard_of) {
+std::vector<LockTarget> LockTargets(int count, bool other_shard, const ShardOf& shard_of,
+                                    int shards) {
   std::vector<LockTarget> targets;
-  for (int i = 0; i < count; ++i) {
+  std::set<uint64_t> covered;  // the keys' shards
+  const size_t want_shards = shard_of ? static_cast<size_t>(std::max(shards, 1)) : 0;
+  for (int i = 0; static_cast<int>(targets.size()) < count || covered.size() < want_shards; ++i) {
+    if (i >= 100000) return {};
     const std::string tag = "g" + std::to_string(i);
     LockTarget t{"{" + tag + "}lock", "{" + tag + "}data"};
+    if (shard_of) {
+      const uint64_t key_shard = shard_of(t.key);
+      // Past the first `count`, only keys of shards not covered yet.
+      if (static_cast<int>(targets.size()) >= count && covered.count(key_shard)) continue;
+      covered.insert(key_shard);
+    }
     if (other_shard) {
       if (!shard_of) return {};
       const uint64_t key_shard = shard_of(t.key);

@@ -49,9 +49,13 @@ struct LockTarget {
   std::string key;  // the key the lock guards
 };
 
-// The locks and their keys (see above). other_shard needs shard_of and a ring of several shards;
-// returns an empty list if no tag lands elsewhere.
-std::vector<LockTarget> LockTargets(int count, bool other_shard, const ShardOf& shard_of);
+// The locks and their keys (see above): "{g0}.." to "{g<count-1>}..", and with shard_of (a ring
+// of `shards` shards) more, the next tags whose keys land in shards not covered yet, until the
+// keys cover every shard (so that every shard has traffic: idle shards quiesce, and a paused
+// leader's idle shards would not elect). other_shard needs shard_of and several shards; returns
+// an empty list if no tag lands elsewhere.
+std::vector<LockTarget> LockTargets(int count, bool other_shard, const ShardOf& shard_of,
+                                    int shards = 1);
 
 // The value of X-Fence: the lock's name, raw, then ':' and the token.
 std::string FenceValue(const std::string& lock, uint64_t token);

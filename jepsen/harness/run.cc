@@ -205,9 +205,9 @@ int Run(const Options& o) {
   std::optional<LockWorkers> lock_workers;
   std::set<uint64_t> lock_shards;  // the shards the lock workload's locks and keys live in
   if (o.workload == Workload::kLock) {
-    std::vector<LockTarget> targets =
-        LockTargets(o.lock_count, o.lock_other_shard,
-                    [&ring](const std::string& key) { return ring->ShardFor(key); });
+    std::vector<LockTarget> targets = LockTargets(
+        o.lock_count, o.lock_other_shard,
+        [&ring](const std::string& key) { return ring->ShardFor(key); }, o.shards);
     if (targets.empty()) {
       std::cerr << "kvd_jepsen: found no lock name in another shard than its key" << std::endl;
       return 2;

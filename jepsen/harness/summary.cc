@@ -183,7 +183,10 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"refused\": " << k.stale_refused << ", \"accepted\": " << k.stale_accepted
         << ", \"other\": " << k.stale_other << "}, \"releases\": {\"total\": " << k.releases
         << ", \"ok\": " << k.releases_ok << ", \"fenced\": " << k.releases_fenced
-        << ", \"other\": " << k.releases_other << "}, \"keys_checked\": " << k.keys_checked << "}";
+        << ", \"other\": " << k.releases_other << "}, \"keepalives\": {\"total\": " << k.keepalives
+        << ", \"ok\": " << k.keepalives_ok << ", \"fenced\": " << k.keepalives_fenced
+        << ", \"other\": " << k.keepalives_other << "}, \"keys_checked\": " << k.keys_checked
+        << "}";
   }
   out << ",\n  \"anomalies\": [";
   for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonQuote(anomalies[i]);
