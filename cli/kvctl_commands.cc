@@ -29,6 +29,15 @@ std::string Detail(const Result& r) {
 int ReportFailure(Session& s, const Result& r, std::string_view key, bool is_write) {
   std::ostream& err = s.env.err;
   const std::string what = key.empty() ? std::string() : " on " + Quoted(key);
+  if (is_write && r.indeterminate && r.transport != Transport::kTimeout && r.status != 504) {
+    // An earlier attempt's outcome was unknown; the last answer (a refusal, or no endpoint) speaks
+    // only for itself (rpc/http_client.h).
+    err << "kvctl: outcome unknown" << what << ": an attempt got no answer, then "
+        << (r.transport == Transport::kOk ? std::to_string(r.status) + " (" + Detail(r) + ")"
+                                          : r.transport_error)
+        << "; the write may or may not have been applied\n";
+    return kExitUnknownOutcome;
+  }
   switch (r.transport) {
     case Transport::kConnectFailed:
       err << "kvctl: cannot reach any endpoint (" << r.transport_error

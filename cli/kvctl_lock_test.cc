@@ -141,6 +141,23 @@ TEST(KvctlLock, KeepaliveReleaseGetList) {
   EXPECT_EQ(requests[1].target, "/v1/locks/a%2Fb?token=1207");
 }
 
+// The acquire is retried with its Idempotency-Key after a 504; a 503 then says nothing about
+// the first attempt, which may hold the lock: outcome unknown, exit 4.
+TEST(KvctlLock, RefusalAfterAnUnknownOutcomeIsFour) {
+  std::atomic<int> acquires{0};
+  FakeHttpServer server([&acquires](const FakeRequest& req) {
+    if (req.target == "/v1/directory") return FakeReply::Error(503, "unavailable", "none");
+    return acquires++ == 0 ? FakeReply::Error(504, "timeout", "not confirmed")
+                           : FakeReply::Error(503, "unavailable", "no leader");
+  });
+  Outcome o = Kvctl(server.endpoint(), {"lock", "acquire", "jobs"});
+  EXPECT_EQ(o.code, kExitUnknownOutcome) << o.err;
+  EXPECT_EQ(o.err,
+            "kvctl: outcome unknown on \"jobs\": an attempt got no answer, then 503 "
+            "(unavailable: no leader); the write may or may not have been applied\n");
+  EXPECT_EQ(acquires, 3);
+}
+
 TEST(KvctlLock, FenceFlagOnPutAndDel) {
   FakeHttpServer server([](const FakeRequest&) {
     return FakeReply::Json(200, R"({"version": 1, "revision": 2, "deleted": true})");

@@ -83,18 +83,27 @@ class ClientTransport::Impl {
                  raw.request_timeout.count() > 0 ? raw.request_timeout : options_.request_timeout};
     const int max_attempts =
         std::max(1, raw.max_attempts > 0 ? raw.max_attempts : options_.max_attempts);
+    bool earlier_unknown = false;  // an earlier attempt may have been applied
     for (int attempt = 1;; ++attempt) {
       static const std::vector<std::string> kNoRoute;
       RawResponse resp = SendToSomeEndpoint(out, attempt == 1 ? raw.route : kNoRoute);
       resp.attempts = attempt;
       const bool answered = resp.transport == Transport::kOk;
+      const bool refused = answered && (resp.status == 503 || resp.status == 429);
       bool retry = false;
-      if (answered && (resp.status == 503 || resp.status == 429)) {
-        retry = options_.retry_unavailable;  // nothing was applied
+      if (refused) {
+        retry = options_.retry_unavailable;  // nothing was applied by this attempt
       } else if (resp.maybe_applied || (answered && resp.status == 504)) {
         retry = raw.safe_to_repeat;  // unknown outcome: only repeatable requests
       }
-      if (!retry || attempt >= max_attempts) return resp;
+      if (!retry || attempt >= max_attempts) {
+        // "Nothing applied" speaks for the last attempt only (http_client.h).
+        if (earlier_unknown && (refused || resp.transport == Transport::kConnectFailed)) {
+          resp.maybe_applied = true;
+        }
+        return resp;
+      }
+      earlier_unknown = earlier_unknown || resp.maybe_applied || (answered && resp.status == 504);
       if (!endpoints_.empty()) {
         current_ = (current_ + 1) % endpoints_.size();  // another node may be on the good side
       }

@@ -22,6 +22,10 @@
 //    (the server returns the first outcome for a repeated key, so retrying with the SAME key is
 //    exactly-once). A write without a key is never retried after it may have reached a server.
 //  - Everything else (2xx, 4xx other than 429, 5xx other than 503/504) is returned as is.
+//  - Once an attempt's outcome was unknown, a later attempt can only settle it with an answer
+//    from the server that saw the key (2xx, 4xx other than 429, 504 says unknown itself): if the
+//    call ends with a 503/429 or with no endpoint reachable, that says nothing about the earlier
+//    attempt, so the result stays `indeterminate` (and keeps the last status).
 //
 // Worst-case latency of one call is therefore about
 // max_attempts * (connect_timeout * endpoints + request_timeout + max_backoff).

@@ -133,6 +133,25 @@ TEST(HttpClientLocks, KeepaliveAndReleaseAreRetriedAfterAnUnknownOutcome) {
   EXPECT_EQ(releaser.requests().at(0).target, "/v1/locks/l?token=1207");
 }
 
+// A 503 answers for its own attempt only: after an attempt with an unknown outcome, the call
+// stays indeterminate (the acquire may hold the lock).
+TEST(HttpClientLocks, RefusalAfterAnUnknownOutcomeIsStillUnknown) {
+  const FakeReply timeout = FakeReply::Error(504, "timeout", "not confirmed");
+  const FakeReply refused = FakeReply::Error(503, "unavailable", "no leader");
+  FakeHttpServer server(Script({timeout, refused, refused}, Granted()));
+  HttpClient client(Options(server));
+  LockResult r = client.LockAcquire("l", "o", 1000, 0, IdempotencyKey{"me", 1});
+  EXPECT_EQ(r.attempts, 3);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_TRUE(r.indeterminate);
+
+  FakeHttpServer only_refusals(Script({refused, refused, refused}, Granted()));
+  HttpClient client2(Options(only_refusals));
+  LockResult plain = client2.LockAcquire("l", "o", 1000, 0, IdempotencyKey{"me", 2});
+  EXPECT_EQ(plain.status, 503);
+  EXPECT_FALSE(plain.indeterminate);  // nothing was applied by any attempt
+}
+
 TEST(HttpClientLocks, FencedAndNotFoundAreAnswers) {
   FakeHttpServer server(Script({FakeReply::Error(409, "fenced", "not held with 5"),
                                 FakeReply::Error(404, "not_found", "lock not found")},
