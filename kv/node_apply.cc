@@ -120,6 +120,7 @@ void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& ent
     } else {
       WriteResponse resp = ToWriteResponse(r.shard, a.result);
       (resp.code == ErrorCode::kOk ? counters.writes_ok : counters.writes_failed)++;
+      if (resp.code == ErrorCode::kFenced) counters.fenced++;
       answered.done(std::move(resp));
     }
   }

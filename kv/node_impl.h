@@ -141,6 +141,9 @@ struct Counters {
   std::atomic<uint64_t> forwarded{0}, leader_transfers{0}, directory_changes{0};
   std::atomic<uint64_t> quiesced_groups{0};  // a gauge: replicas not ticking now
   std::atomic<uint64_t> quiesces{0};         // times a replica stopped ticking
+  // Locks, as answered to this node's clients: grants, refusals (held), fenced answers (writes,
+  // keepalives, releases), and LockTicks this node proposed as a leader.
+  std::atomic<uint64_t> lock_grants{0}, lock_held{0}, fenced{0}, lock_ticks{0};
 };
 
 // A request this node forwarded to a node hosting the key's shard (node_route.cc), waiting for

@@ -192,7 +192,14 @@ void CoreImpl::HandleLock(uint64_t shard, LockRequest& req, LockDone done) {
   pending.done = [shared](WriteResponse w) {
     (*shared)(LockError(w.code, std::move(w.message), w.shard));
   };
-  pending.on_result = [shared, shard](const kvpb::Result& r) { (*shared)(FromResult(shard, r)); };
+  const bool acquire = req.op == LockOp::kAcquire;
+  pending.on_result = [this, shared, shard, acquire](const kvpb::Result& r) {
+    LockResponse resp = FromResult(shard, r);
+    if (acquire && resp.code == ErrorCode::kOk) counters.lock_grants++;
+    if (resp.code == ErrorCode::kLockHeld) counters.lock_held++;
+    if (resp.code == ErrorCode::kFenced) counters.fenced++;
+    (*shared)(std::move(resp));
+  };
   ProposeForClient(*replicas.at(shard), cmd, std::move(pending));
 }
 
@@ -301,6 +308,7 @@ void CoreImpl::MaybeTickLocks(Replica& r) {
     auto sent = r.lock_tick_sent.find(name);
     if (sent != r.lock_tick_sent.end() && ticks - sent->second < kLockTickRetryTicks) continue;
     r.lock_tick_sent[name] = ticks;
+    counters.lock_ticks++;
     kvpb::Command cmd;
     cmd.set_format(kCommandFormat);
     cmd.set_leader_time_ms(StampMs());
