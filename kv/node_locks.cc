@@ -22,7 +22,10 @@ LockInfo InfoOf(const std::string& name, uint64_t shard, const kvpb::LockRecord&
   LockInfo info;
   info.name = name;
   info.shard = shard;
-  if (rec.has_holder()) info.holder = HolderOf(rec.holder(), now);
+  // A lease that ran out is free, though no command has settled the record yet.
+  if (rec.has_holder() && rec.holder().deadline_ms() > now) {
+    info.holder = HolderOf(rec.holder(), now);
+  }
   info.last_token = rec.last_token();
   for (const kvpb::LockWaiter& w : rec.waiters()) {
     info.waiters.push_back(
@@ -129,7 +132,10 @@ LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
   const size_t limit = std::clamp<size_t>(req.limit, 1, kMaxLockListLimit);
   raft::Status s = sm.ListLocks(req.after, limit, &records, &resp.more, &resp.next_after);
   if (!s.ok()) return LockListError(ErrorCode::kUnavailable, s.ToString());
-  for (const auto& [name, rec] : records) resp.locks.push_back(InfoOf(name, shard, rec, now));
+  for (const auto& [name, rec] : records) {
+    LockInfo info = InfoOf(name, shard, rec, now);
+    if (info.holder || !info.waiters.empty()) resp.locks.push_back(std::move(info));
+  }
   return resp;
 }
 
