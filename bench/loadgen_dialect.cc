@@ -45,6 +45,10 @@ void Dialect::Build(Op op, uint64_t key, HttpRequest* req) const {
         req->method(http::verb::get);
         req->target(k + "?consistency=stale");
         break;
+      case Op::kAcquire:
+      case Op::kRelease:
+      case Op::kFencedPut:
+        break;  // LockSession's
     }
   } else {
     req->method(http::verb::post);
@@ -62,6 +66,10 @@ void Dialect::Build(Op op, uint64_t key, HttpRequest* req) const {
         req->target("/v3/kv/range");
         req->body() = "{\"key\":\"" + k + "\",\"serializable\":true}";
         break;
+      case Op::kAcquire:
+      case Op::kRelease:
+      case Op::kFencedPut:
+        break;  // LockSession's
     }
   }
   req->prepare_payload();  // Content-Length, also 0 for bodiless GETs

@@ -38,13 +38,17 @@ class Dialect {
   Target target() const { return target_; }
   uint64_t keys() const { return keys_; }
 
-  // Fills *req (method, target, body, content headers) for op on key index `key` < keys().
+  // Fills *req (method, target, body, content headers) for op (put, get or get-stale; the lock
+  // operations are bench/loadgen_locks.h's) on key index `key` < keys().
   // Host and keep-alive are the caller's.
   void Build(Op op, uint64_t key, HttpRequest* req) const;
 
   // Empty when the response is a success for op; otherwise a short, stable error kind such as
   // "not_found" or "http_503:no_leader" (status plus the body's error code when there is one).
   std::string Classify(Op op, const HttpResponse& res) const;
+
+  // Every value written: kvd the raw bytes, etcd their base64.
+  const std::string& value() const { return value_; }
 
  private:
   std::string KeyName(uint64_t key) const;

@@ -13,6 +13,12 @@ std::string_view OpName(Op op) {
       return "get";
     case Op::kGetStale:
       return "get-stale";
+    case Op::kAcquire:
+      return "acquire";
+    case Op::kRelease:
+      return "release";
+    case Op::kFencedPut:
+      return "fenced-put";
   }
   return "?";
 }
@@ -63,13 +69,27 @@ std::optional<Mix> ParseMix(std::string_view text, std::string* error) {
       }
     }
     if (!known) {
-      *error = "unknown operation '" + std::string(name) + "' (put, get, get-stale)";
+      *error = "unknown operation '" + std::string(name) +
+               "' (put, get, get-stale, acquire, fenced-put)";
       return std::nullopt;
     }
   }
   for (uint32_t w : mix.weight) mix.total += w;
   if (mix.total == 0) {
     *error = "the mix has no operation with a positive weight";
+    return std::nullopt;
+  }
+  auto w = [&mix](Op op) { return mix.weight[static_cast<size_t>(op)]; };
+  if (w(Op::kRelease) > 0) {
+    *error = "release is not an operation of its own: 'acquire' runs acquire + release cycles";
+    return std::nullopt;
+  }
+  if (w(Op::kAcquire) > 0 && w(Op::kAcquire) != mix.total) {
+    *error = "acquire cannot be mixed with other operations";
+    return std::nullopt;
+  }
+  if (w(Op::kFencedPut) > 0 && w(Op::kFencedPut) + w(Op::kPut) != mix.total) {
+    *error = "fenced-put can only be mixed with put";
     return std::nullopt;
   }
   return mix;
@@ -80,7 +100,8 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   CLI::App app{"kvd_loadgen: closed-loop HTTP load against kvd or etcd 3.4 (see bench/README.md)"};
   std::string target = "kvd", op, mix_text, populate = "auto", endpoints = "127.0.0.1:8080";
   double warmup_s = 2, duration_s = 10, populate_limit_s = 120;
-  int64_t timeout_ms = 5000;
+  int64_t timeout_ms = 5000, lock_ttl_ms = 10000, hold_ttl_ms = 600000;
+  std::string etcd_lease = "per-lock";
   app.add_option("--target", target, "kvd | etcd")->capture_default_str();
   app.add_option("--endpoints", endpoints, "Comma-separated host:port list")->capture_default_str();
   app.add_option("-c,--connections", o.connections, "Concurrent connections")
@@ -89,7 +110,7 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--threads", o.threads, "Event-loop threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--op", op, "Single operation: put | get | get-stale");
+  app.add_option("--op", op, "Single operation: put | get | get-stale | acquire | fenced-put");
   app.add_option("--mix", mix_text, "Weighted mix, e.g. put=50,get=50");
   app.add_option("--keys", o.keys, "Keyspace size")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}))
@@ -111,6 +132,23 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
       ->capture_default_str();
   app.add_option("--populate-limit", populate_limit_s, "Cap on the populate phase (s)")
       ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--lock-names", o.lock_names, "acquire: distinct lock names per connection")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
+      ->capture_default_str();
+  app.add_option("--lock-keys", o.lock_keys, "fenced-put: keys per connection")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}))
+      ->capture_default_str();
+  app.add_option("--lock-ttl-ms", lock_ttl_ms, "acquire: TTL of each lock (etcd: lease TTL)")
+      ->check(CLI::Range(int64_t{1000}, int64_t{3600000}))
+      ->capture_default_str();
+  app.add_option("--hold-ttl-ms", hold_ttl_ms, "fenced-put: TTL of the lock each connection holds")
+      ->check(CLI::Range(int64_t{1000}, int64_t{3600000}))
+      ->capture_default_str();
+  app.add_option("--etcd-lease", etcd_lease,
+                 "etcd acquire: per-lock (grant+lock, unlock+revoke) | session (one lease per "
+                 "connection)")
+      ->check(CLI::IsMember({"per-lock", "session"}))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "Random seed")->capture_default_str();
   app.add_option("--label", o.label, "Free text copied into the report");
@@ -148,6 +186,9 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   o.duration = ms(duration_s);
   o.populate_limit = ms(populate_limit_s);
   o.request_timeout = std::chrono::milliseconds(timeout_ms);
+  o.lock_ttl = std::chrono::milliseconds(lock_ttl_ms);
+  o.hold_ttl = std::chrono::milliseconds(hold_ttl_ms);
+  o.etcd_session = etcd_lease == "session";
   o.populate = populate == "skip"   ? Populate::kSkip
                : populate == "only" ? Populate::kOnly
                                     : Populate::kAuto;

@@ -18,8 +18,18 @@
 
 namespace kvd::bench {
 
-enum class Op : uint8_t { kPut = 0, kGet = 1, kGetStale = 2 };
-inline constexpr size_t kOpCount = 3;
+// acquire, release and fenced-put are the lock workloads (bench/loadgen_locks.h): "acquire" in a
+// mix means acquire + release cycles (release is never in a mix itself, it follows each acquire);
+// fenced-put may be mixed with put (plain puts then go to the same per-connection keys).
+enum class Op : uint8_t {
+  kPut = 0,
+  kGet = 1,
+  kGetStale = 2,
+  kAcquire = 3,
+  kRelease = 4,
+  kFencedPut = 5
+};
+inline constexpr size_t kOpCount = 6;
 std::string_view OpName(Op op);
 
 // kvd: API v1 (PUT/GET /v1/kv/{key}). etcd: the etcd 3.4 JSON gateway (/v3/kv/put, /v3/kv/range).
@@ -32,6 +42,8 @@ struct Mix {
   uint32_t total = 0;
 
   bool HasReads() const { return weight[1] + weight[2] > 0; }
+  // A lock workload: acquire cycles, or fenced-put (with or without plain puts).
+  bool HasLocks() const { return weight[3] + weight[5] > 0; }
   // r is uniform in [0, total).
   Op Pick(uint32_t r) const;
   std::string ToString() const;
@@ -57,6 +69,12 @@ struct Options {
   uint64_t seed = 1;
   bool json = false;
   std::string label;  // copied into the report
+  // Lock workloads (bench/loadgen_locks.h).
+  uint64_t lock_names = 100;  // acquire: distinct names per connection, cycled
+  uint64_t lock_keys = 100;   // fenced-put: keys per connection sharing its lock's tag
+  std::chrono::milliseconds lock_ttl{10000};   // acquire: each lock's TTL
+  std::chrono::milliseconds hold_ttl{600000};  // fenced-put: the held lock's TTL
+  bool etcd_session = false;  // etcd acquire: one lease per connection instead of one per lock
 };
 
 // Parses argv. On --help or a bad flag returns nullopt with *exit_code set (0 for --help), after

@@ -13,6 +13,8 @@
 #include <thread>
 #include <utility>
 
+#include "bench/loadgen_locks.h"
+
 namespace kvd::bench {
 namespace {
 
@@ -36,7 +38,7 @@ uint64_t Micros(Clock::duration d) {
 class Connection {
  public:
   Connection(asio::io_context& ioc, const Options& options, const Dialect& dialect,
-             const Endpoint& endpoint, const Phase& phase, RunStats& stats, uint64_t seed)
+             const Endpoint& endpoint, const Phase& phase, RunStats& stats, int id, uint64_t seed)
       : options_(options),
         dialect_(dialect),
         endpoint_(endpoint),
@@ -49,6 +51,9 @@ class Connection {
     req_.keep_alive(true);
     req_.set(http::field::host, endpoint.name);
     req_.set(http::field::user_agent, "kvd_loadgen");
+    if (options.mix.HasLocks() && !phase.populate) {
+      locks_ = std::make_unique<LockSession>(options, dialect, id, seed ^ 0x9e3779b97f4a7c15ULL);
+    }
   }
 
   // on_stop runs once, when the connection has stopped for good (phase over or no keys left).
@@ -116,10 +121,17 @@ class Connection {
   }
 
   void Send() {
-    if (Done() || !PickNext()) return Stop();
-    dialect_.Build(op_, key_, &req_);
-    ++attempts_;
-    start_ = Clock::now();
+    if (locks_) {
+      if (Done()) return Stop();
+      LockSession::Request r = locks_->Next(&req_);
+      op_ = r.op;
+      if (r.begins_op) start_ = Clock::now();  // an operation may take several requests
+    } else {
+      if (Done() || !PickNext()) return Stop();
+      dialect_.Build(op_, key_, &req_);
+      ++attempts_;
+      start_ = Clock::now();
+    }
     in_flight_ = true;
     stream_.expires_after(options_.request_timeout);  // one deadline for write + read
     http::async_write(stream_, req_, [this](error_code ec, size_t) {
@@ -130,7 +142,11 @@ class Connection {
         if (ec) return Fail(ec);
         in_flight_ = false;
         const HttpResponse& res = parser_->get();
-        Finish(dialect_.Classify(op_, res));
+        if (!locks_) {
+          Finish(dialect_.Classify(op_, res));
+        } else if (std::optional<std::string> error = locks_->OnResponse(res)) {
+          Finish(*error);
+        }
         if (res.keep_alive()) {
           Send();
         } else {
@@ -142,6 +158,7 @@ class Connection {
 
   void Fail(const error_code& ec) {
     in_flight_ = false;
+    if (locks_) locks_->OnTransportError();
     Finish(ec == beast::error::timeout ? "timeout" : "io:" + ec.message());
     Reopen();
   }
@@ -182,6 +199,7 @@ class Connection {
   HttpRequest req_;
   std::optional<http::response_parser<http::string_body>> parser_;
   std::mt19937_64 rng_;
+  std::unique_ptr<LockSession> locks_;  // lock workloads: builds the requests, judges the answers
   Op op_ = Op::kPut;
   uint64_t key_ = 0;
   uint64_t retry_key_ = kNone;  // populate: a failed key to write again
@@ -199,7 +217,7 @@ RunStats RunWorker(const Options& options, const Dialect& dialect,
   for (int i = first; i < options.connections; i += step) {
     const Endpoint& target = targets[static_cast<size_t>(i) % targets.size()];
     connections.push_back(
-        std::make_unique<Connection>(ioc, options, dialect, target, phase, stats,
+        std::make_unique<Connection>(ioc, options, dialect, target, phase, stats, i,
                                      options.seed * 1000003 + static_cast<uint64_t>(i)));
   }
   asio::steady_timer deadline(ioc, phase.end);

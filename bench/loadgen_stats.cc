@@ -102,6 +102,18 @@ std::string HumanReport(const Options& o, const RunStats& stats, double seconds)
     }
     line += "}";
   };
+  // Several operations (a mix, or acquire + release): each one's rate and latency too.
+  int ops_seen = 0;
+  for (const OpStats& s : stats.by_op) ops_seen += s.ok > 0 || !s.errors.empty();
+  for (size_t i = 0; ops_seen > 1 && i < kOpCount; ++i) {
+    const OpStats& s = stats.by_op[i];
+    if (s.ok == 0 && s.errors.empty()) continue;
+    char part[256];
+    std::snprintf(part, sizeof part, "; %s %.1f ops/s p50 %.2f p99 %.2f max %.2f",
+                  std::string(OpName(static_cast<Op>(i))).c_str(), Rate(s.ok, seconds),
+                  Ms(s.latency.Percentile(50)), Ms(s.latency.Percentile(99)), Ms(s.latency.max()));
+    line += part;
+  }
   list("errors", total.errors);
   list("connect_errors", stats.connect_errors);
   // In-flight requests at the close are normal; one older than every finished request is a tail
@@ -120,8 +132,9 @@ std::string JsonReport(const Options& o, const RunStats& stats, double seconds) 
   OpStats total = stats.Total();
   std::string by_op = "{";
   for (size_t i = 0; i < kOpCount; ++i) {
-    if (o.mix.weight[i] == 0) continue;
     const OpStats& s = stats.by_op[i];
+    if (o.mix.weight[i] == 0 && s.ok == 0 && s.errors.empty())
+      continue;  // release is not in the mix
     by_op += (by_op.size() > 1 ? "," : "") + Quote(OpName(static_cast<Op>(i))) +
              ":{\"ok\":" + Num(s.ok) + ",\"ops_per_sec\":" + Num(Rate(s.ok, seconds), 1) +
              ",\"errors\":" + ErrorsJson(s.errors) + ",\"latency_ms\":" + LatencyJson(s.latency) +
