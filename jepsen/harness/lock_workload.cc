@@ -86,12 +86,9 @@ class LockWorker {
         history_(history),
         start_(start),
         next_process_(next_process),
-        client_(MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms), 2)),
-        write_client_(
-            MakeClient(endpoints, worker, std::chrono::milliseconds(o.client_timeout_ms), 1)),
-        // An acquire may wait wait_ms for the lock before its answer comes.
-        lock_client_(MakeClient(
-            endpoints, worker, std::chrono::milliseconds(o.lock_wait_ms + o.client_timeout_ms), 1)),
+        endpoints_(endpoints),
+        sticky_(static_cast<size_t>(worker) % endpoints.size()),
+        client_(ClientOptionsFor(std::chrono::milliseconds(o.client_timeout_ms), 2)),
         client_id_("jl" + std::to_string(o.seed % 1000000007) + "-w" + std::to_string(worker)),
         process_(worker) {}
 
@@ -101,7 +98,8 @@ class LockWorker {
                              "\",\"ttl_ms\":" + std::to_string(o_.lock_ttl_ms) +
                              ",\"wait_ms\":" + std::to_string(o_.lock_wait_ms) + "}";
     op.call_ns = SinceNs(start_);
-    rpc::Result r = Send(lock_client_, "POST", LockPath(t.lock), body,
+    // An acquire may wait wait_ms for the lock before its answer comes.
+    rpc::Result r = Send(o_.lock_wait_ms + o_.client_timeout_ms, "POST", LockPath(t.lock), body,
                          {Idempotency(), {"Content-Type", "application/json"}});
     op.token = JsonTopLevelUint(r.body, "token").value_or(0);
     if (r.ok() && op.token == 0) {  // granted or not, we cannot tell: the lock may be ours
@@ -135,7 +133,7 @@ class LockWorker {
       target += "?if_version=" + std::to_string(*if_version);
     }
     op.call_ns = SinceNs(start_);
-    const rpc::Result r = Send(write_client_, "PUT", target, *op.value,
+    const rpc::Result r = Send(o_.client_timeout_ms, "PUT", target, *op.value,
                                {{"X-Fence", FenceValue(t.lock, token)}, Idempotency()});
     return Finish(std::move(op), r);
   }
@@ -144,7 +142,7 @@ class LockWorker {
     HistoryOp op = New("keepalive", t.lock, t.lock);
     op.token = token;
     op.call_ns = SinceNs(start_);
-    const rpc::Result r = Send(write_client_, "POST", LockPath(t.lock) + "/keepalive",
+    const rpc::Result r = Send(o_.client_timeout_ms, "POST", LockPath(t.lock) + "/keepalive",
                                "{\"token\":" + std::to_string(token) + "}",
                                {Idempotency(), {"Content-Type", "application/json"}});
     return Finish(std::move(op), r);
@@ -155,8 +153,8 @@ class LockWorker {
     op.token = token;
     op.call_ns = SinceNs(start_);
     const rpc::Result r =
-        Send(write_client_, "DELETE", LockPath(t.lock) + "?token=" + std::to_string(token), {},
-             {Idempotency()});
+        Send(o_.client_timeout_ms, "DELETE", LockPath(t.lock) + "?token=" + std::to_string(token),
+             {}, {Idempotency()});
     return Finish(std::move(op), r);
   }
 
@@ -169,18 +167,18 @@ class LockWorker {
   std::mt19937_64& rng() { return rng_; }
 
  private:
-  static rpc::HttpClient MakeClient(const std::vector<std::string>& endpoints, int worker,
-                                    std::chrono::milliseconds timeout, int attempts) {
+  // Client options for one worker: every endpoint, the sticky one first.
+  rpc::ClientOptions ClientOptionsFor(std::chrono::milliseconds timeout, int attempts) const {
     rpc::ClientOptions c;
-    for (size_t i = 0; i < endpoints.size(); ++i) {
-      c.endpoints.push_back(endpoints[(worker + i) % endpoints.size()]);
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      c.endpoints.push_back(endpoints_[(sticky_ + i) % endpoints_.size()]);
     }
     c.connect_timeout = std::chrono::milliseconds(500);
     c.request_timeout = timeout;
     c.max_attempts = attempts;
     c.retry_backoff = std::chrono::milliseconds(50);
     c.max_backoff = std::chrono::milliseconds(300);
-    return rpc::HttpClient(c);
+    return c;
   }
 
   HistoryOp New(const char* f, const std::string& key, const std::string& lock) const {
@@ -198,18 +196,28 @@ class LockWorker {
   // answer that went through the shard's log (2xx, other 4xx) settles it: the server returns the
   // first attempt's outcome if that one applied first. Anything else after an attempt with an
   // unknown outcome leaves the whole unknown: that attempt may still commit (a retry answered 503
-  // by a cluster without a leader says nothing about an entry the old leader replicated). The
-  // client's own retries cannot be used here: they return the last attempt's 503 as a refusal.
-  static rpc::Result Send(rpc::HttpClient& client, std::string_view method,
-                          const std::string& target, std::string_view body,
-                          const std::vector<rpc::Header>& headers) {
+  // by a cluster without a leader says nothing about an entry the old leader replicated).
+  //
+  // Each attempt is one HttpClient call on a new client, so on a new connection. HttpClient's own
+  // retries cannot be used: after an unknown attempt they return a later 503 as the answer, not
+  // indeterminate. Nor can a pooled connection: when a reused connection drops after the request
+  // was written, the client resends it on a new connection to the same node, and if that node is
+  // gone (killed) reports the request as never sent and tries the next node, whose 503 then
+  // looks like a refusal. Both lost writes that committed (jepsen/README.md).
+  rpc::Result Send(int timeout_ms, std::string_view method, const std::string& target,
+                   std::string_view body, const std::vector<rpc::Header>& headers) {
     bool uncertain = false;
     rpc::Result r;
     for (int attempt = 1; attempt <= 3; ++attempt) {
       if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      rpc::HttpClient client(ClientOptionsFor(std::chrono::milliseconds(timeout_ms), 1));
       r = client.Request(method, target, body, headers);
       r.attempts = attempt;
       const bool answered = r.transport == rpc::Transport::kOk;
+      // Stick to the node that answered; move on from one that did not.
+      for (size_t i = 0; i < endpoints_.size(); ++i) {
+        if (endpoints_[i] == r.endpoint) sticky_ = answered ? i : (i + 1) % endpoints_.size();
+      }
       const bool nothing_applied = r.transport == rpc::Transport::kConnectFailed ||
                                    (answered && (r.status == 503 || r.status == 429));
       const bool unknown = !nothing_applied && (r.indeterminate || !answered || r.status >= 500);
@@ -246,10 +254,10 @@ class LockWorker {
   History& history_;
   const Clock::time_point start_;
   std::atomic<int64_t>& next_process_;
-  rpc::HttpClient client_;        // reads (the client retries them)
-  rpc::HttpClient write_client_;  // one attempt per call: Send() retries
-  rpc::HttpClient lock_client_;   // acquires, which may wait wait_ms: one attempt per call
-  const std::string client_id_;   // for Idempotency-Key; seq_ grows over all the worker's writes
+  const std::vector<std::string> endpoints_;
+  size_t sticky_;                // the endpoint Send() tries first
+  rpc::HttpClient client_;       // reads (the client retries them: a read applies nothing)
+  const std::string client_id_;  // for Idempotency-Key; seq_ grows over all the worker's writes
   uint64_t seq_ = 0;
   uint64_t counter_ = 0;
   int64_t process_;
