@@ -78,8 +78,8 @@ raft::Status Settle(kvpb::LockRecord* record, int64_t now, uint64_t index, uint6
       ++i;
       continue;
     }
-    raft::Status s = Wake(w, Held(*record, now, index, "not acquired within wait_ms"), shard,
-                          overlay, effects);
+    raft::Status s =
+        Wake(w, Held(*record, now, index, "not acquired within wait_ms"), shard, overlay, effects);
     if (!s.ok()) return s;
     waiters->DeleteSubrange(i, 1);
   }
@@ -180,8 +180,7 @@ raft::Status ExecuteLockOp(const kvpb::Command& c, uint64_t index, uint64_t shar
   if (!s.ok()) return s;
   const bool is_acquire = c.op_case() == kvpb::Command::kLockAcquire;
   if (!current && !is_acquire) {  // keepalive or release of a lock never acquired; a late tick
-    *r = Outcome(c.op_case() == kvpb::Command::kLockTick ? kvpb::RESULT_OK
-                                                         : kvpb::RESULT_NOT_FOUND,
+    *r = Outcome(c.op_case() == kvpb::Command::kLockTick ? kvpb::RESULT_OK : kvpb::RESULT_NOT_FOUND,
                  index);
     return raft::Status::Ok();
   }

@@ -41,8 +41,8 @@ struct LockWakeup {
 // What a lock command did besides its own result.
 struct LockEffects {
   std::vector<LockWakeup> wakeups;
-  std::string name;            // the lock the command touched (empty: none)
-  int64_t next_event_ms = 0;   // shard time its holder or a waiter is next due (0: nothing due)
+  std::string name;           // the lock the command touched (empty: none)
+  int64_t next_event_ms = 0;  // shard time its holder or a waiter is next due (0: nothing due)
 };
 
 bool IsLockOp(const kvpb::Command& c);

@@ -302,10 +302,12 @@ TEST_F(LockApplyTest, LocksAndFencesTravelInSnapshots) {
   Run(FencedPut("k", "remote", 9, false), 1000);
   Apply(At(Acquire("L", "b", 500, 1000, 3), 1000));
   std::vector<kvpb::SnapshotChunk> chunks;
-  ASSERT_TRUE(sm()->ReadSnapshot(64, [&](const kvpb::SnapshotChunk& c) {
-                    chunks.push_back(c);
-                    return true;
-                  }).ok());
+  ASSERT_TRUE(sm()->ReadSnapshot(64,
+                                 [&](const kvpb::SnapshotChunk& c) {
+                                   chunks.push_back(c);
+                                   return true;
+                                 })
+                  .ok());
   std::unique_ptr<KvStore> other;
   ASSERT_TRUE(KvStore::Open(dir_.Sub("kvdb2"), nullptr, &other).ok());
   ASSERT_TRUE(other->Shard(1)->InstallSnapshot(chunks).ok());
@@ -325,8 +327,7 @@ TEST_F(LockApplyTest, LocksAndFencesTravelInSnapshots) {
   EXPECT_FALSE(more);
   kvpb::Command stale = At(FencedPut("k", "remote", 8, false), 1000);
   std::vector<AppliedCommand> out;
-  ASSERT_TRUE(
-      other->Shard(1)->Apply({CommandEntry(index_ + 1, stale)}, nullptr, &out).ok());
+  ASSERT_TRUE(other->Shard(1)->Apply({CommandEntry(index_ + 1, stale)}, nullptr, &out).ok());
   EXPECT_EQ(out.at(0).result.code(), kvpb::RESULT_FENCED);
 }
 

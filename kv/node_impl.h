@@ -83,8 +83,8 @@ bool HonourFences();
 
 // A lock read served from 'sm' (GET /v1/locks[/{name}]); times left are measured from 'now',
 // an estimate of the shard clock (CoreImpl::ShardClockEstimate), for display only.
-LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
-                           const LockListRequest& req, int64_t now);
+LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard, const LockListRequest& req,
+                           int64_t now);
 
 struct Replica {
   uint64_t shard = 0;
@@ -241,8 +241,7 @@ struct CoreImpl {
   void RouteLock(LockRequest& req, LockDone done, uint32_t hops);
   void HandleLock(uint64_t shard, LockRequest& req, LockDone done);
   void RouteLockRead(LockListRequest& req, LockListDone done);
-  void LockReadShard(uint64_t shard, const LockListRequest& req, LockListDone done,
-                     uint32_t hops);
+  void LockReadShard(uint64_t shard, const LockListRequest& req, LockListDone done, uint32_t hops);
   void NoteLockEffects(Replica& r, const AppliedCommand& a);  // every replica, after apply
   void LoadLockEvents(Replica& r);                            // after open or a snapshot
   void MaybeTickLocks(Replica& r);                            // leader, each tick
@@ -306,40 +305,41 @@ struct CoreImpl {
   std::string MetricsText() const;
 };
 
-inline WriteResponse WriteError(ErrorCode code, std::string message, uint64_t shard = 0) {
-  WriteResponse r;
+// An error answer of any response type (those with a shard say which).
+template <typename Response>
+Response ErrorResponse(ErrorCode code, std::string message, uint64_t shard = 0) {
+  Response r;
   r.code = code;
   r.message = std::move(message);
-  r.shard = shard;
+  if constexpr (requires { r.shard; }) r.shard = shard;
   return r;
+}
+inline WriteResponse WriteError(ErrorCode code, std::string message, uint64_t shard = 0) {
+  return ErrorResponse<WriteResponse>(code, std::move(message), shard);
 }
 inline ReadResponse ReadError(ErrorCode code, std::string message, uint64_t shard = 0) {
-  ReadResponse r;
-  r.code = code;
-  r.message = std::move(message);
-  r.shard = shard;
-  return r;
+  return ErrorResponse<ReadResponse>(code, std::move(message), shard);
 }
 inline ScanResponse ScanError(ErrorCode code, std::string message) {
-  ScanResponse r;
-  r.code = code;
-  r.message = std::move(message);
-  return r;
+  return ErrorResponse<ScanResponse>(code, std::move(message));
 }
-
 inline LockResponse LockError(ErrorCode code, std::string message, uint64_t shard = 0) {
-  LockResponse r;
-  r.code = code;
-  r.message = std::move(message);
-  r.shard = shard;
-  return r;
+  return ErrorResponse<LockResponse>(code, std::move(message), shard);
 }
 inline LockListResponse LockListError(ErrorCode code, std::string message) {
-  LockListResponse r;
-  r.code = code;
-  r.message = std::move(message);
-  return r;
+  return ErrorResponse<LockListResponse>(code, std::move(message));
 }
+
+// A lock holder between its record and its answer: deadline_ms - now is the time it has left
+// (forwarded answers carry that time left as deadline_ms, with now = 0).
+LockHolder HolderFromProto(const kvpb::LockHolder& h, int64_t now);
+kvpb::LockHolder HolderToProto(const LockHolder& h);
+// Lock answers over the peer transport (kv/node_locks.cc): to a ForwardedResponse, and back
+// (with its already decoded code).
+kvpb::ForwardedResponse ForwardedFromLock(const LockResponse& l);
+kvpb::ForwardedResponse ForwardedFromLockList(const LockListResponse& l);
+LockResponse LockFromForwarded(const kvpb::ForwardedResponse& r, ErrorCode code);
+LockListResponse LockListFromForwarded(const kvpb::ForwardedResponse& r, ErrorCode code);
 
 std::string RequestContext(uint64_t request_id);
 uint64_t RequestIdFromContext(const std::string& ctx);  // 0 if malformed

@@ -167,5 +167,55 @@ TEST_F(NodeLockTest, ALeaseSurvivesItsLeadersDeathAndItsTokenStaysValid) {
   EXPECT_GT(b.token, a.token);
 }
 
+// Eight shards on two of three nodes: every node serves every lock, forwarding to a node that
+// hosts the lock's shard when it hosts none.
+class ShardedNodeLockTest : public NodeLockTest {
+ protected:
+  ShardedNodeLockTest() {
+    shards_ = {1, 2, 3, 4, 5, 6, 7, 8};
+    replication_ = 2;
+  }
+};
+
+TEST_F(ShardedNodeLockTest, AnyNodeServesEveryLockAndListingsMergeShards) {
+  std::set<uint64_t> shards;
+  std::map<std::string, uint64_t> tokens;
+  for (int i = 0; i < 16; ++i) {
+    const std::string name = "lock" + std::to_string(i);
+    const uint64_t via = 1 + static_cast<uint64_t>(i) % 3;
+    LockResponse a = Retrying(via, Acquire(name, "a", 60'000));
+    ASSERT_EQ(a.code, ErrorCode::kOk) << name << ": " << a.message;
+    shards.insert(a.shard);
+    tokens[name] = a.token;
+    // Through the other nodes: held, a fenced write of a key in the lock's shard, keepalive.
+    LockResponse b = Retrying(via % 3 + 1, Acquire(name, "b", 60'000));
+    ASSERT_EQ(b.code, ErrorCode::kLockHeld) << name << ": " << b.message;
+    ASSERT_TRUE(b.holder.has_value());
+    EXPECT_EQ(b.holder->token, a.token);
+    EXPECT_EQ(Retrying(via % 3 + 1, WithToken(LockOp::kKeepalive, name, a.token)).code,
+              ErrorCode::kOk);
+  }
+  EXPECT_GT(shards.size(), 3u);
+  for (uint64_t via = 1; via <= 3; ++via) {
+    LockListResponse all = List(via);
+    ASSERT_EQ(all.code, ErrorCode::kOk) << all.message;
+    ASSERT_EQ(all.locks.size(), tokens.size());
+    for (size_t i = 1; i < all.locks.size(); ++i) {
+      EXPECT_LT(all.locks[i - 1].name, all.locks[i].name);  // merged in name order
+    }
+    for (const LockInfo& info : all.locks) {
+      ASSERT_TRUE(info.holder.has_value());
+      EXPECT_EQ(info.holder->token, tokens.at(info.name));
+    }
+  }
+  // A key sharing the lock's tag: the lock is checked in the key's shard, through any node.
+  LockResponse t = Retrying(3, Acquire("{x}lock", "a", 60'000));
+  ASSERT_EQ(t.code, ErrorCode::kOk);
+  for (uint64_t via = 1; via <= 3; ++via) {
+    EXPECT_EQ(FencedPut(via, "{x}key", "{x}lock", t.token).code, ErrorCode::kOk);
+    EXPECT_EQ(FencedPut(via, "{x}key", "{x}lock", t.token + 1).code, ErrorCode::kFenced);
+  }
+}
+
 }  // namespace
 }  // namespace kvd::kv

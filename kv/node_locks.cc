@@ -13,18 +13,13 @@ namespace {
 constexpr uint64_t kLockTickRetryTicks = 5;  // re-propose a tick that did not take effect
 constexpr size_t kMaxLockListLimit = 1000;
 
-LockHolder HolderOf(const kvpb::LockHolder& h, int64_t now) {
-  return {h.owner(), h.token(), h.ttl_ms(), std::max<int64_t>(0, h.deadline_ms() - now)};
-}
-
-LockInfo InfoOf(const std::string& name, uint64_t shard, const kvpb::LockRecord& rec,
-                int64_t now) {
+LockInfo InfoOf(const std::string& name, uint64_t shard, const kvpb::LockRecord& rec, int64_t now) {
   LockInfo info;
   info.name = name;
   info.shard = shard;
   // A lease that ran out is free, though no command has settled the record yet.
   if (rec.has_holder() && rec.holder().deadline_ms() > now) {
-    info.holder = HolderOf(rec.holder(), now);
+    info.holder = HolderFromProto(rec.holder(), now);
   }
   info.last_token = rec.last_token();
   for (const kvpb::LockWaiter& w : rec.waiters()) {
@@ -48,7 +43,7 @@ LockResponse FromResult(uint64_t shard, const kvpb::Result& res) {
       break;
     case kvpb::RESULT_LOCK_HELD:
       r.code = ErrorCode::kLockHeld;
-      if (res.has_holder()) r.holder = HolderOf(res.holder(), 0);  // deadline_ms = time left
+      if (res.has_holder()) r.holder = HolderFromProto(res.holder(), 0);  // deadline_ms = time left
       break;
     case kvpb::RESULT_FENCED:
       r.code = ErrorCode::kFenced;
@@ -117,8 +112,91 @@ struct LockListMerge {
 
 }  // namespace
 
-LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard,
-                           const LockListRequest& req, int64_t now) {
+LockHolder HolderFromProto(const kvpb::LockHolder& h, int64_t now) {
+  return {h.owner(), h.token(), h.ttl_ms(), std::max<int64_t>(0, h.deadline_ms() - now)};
+}
+
+kvpb::LockHolder HolderToProto(const LockHolder& h) {
+  kvpb::LockHolder p;
+  p.set_owner(h.owner);
+  p.set_token(h.token);
+  p.set_ttl_ms(h.ttl_ms);
+  p.set_deadline_ms(h.expires_in_ms);
+  return p;
+}
+
+// A lock command's answer. The holder's deadline_ms carries the time it has left.
+kvpb::ForwardedResponse ForwardedFromLock(const LockResponse& l) {
+  kvpb::ForwardedResponse r;
+  r.set_code(static_cast<uint32_t>(l.code));
+  r.set_message(l.message);
+  r.set_shard(l.shard);
+  r.set_directory_version(l.directory_version);
+  kvpb::Result* res = r.mutable_lock_result();
+  res->set_token(l.token);
+  res->set_ttl_ms(l.ttl_ms);
+  res->set_revision(l.revision);
+  if (l.holder) *res->mutable_holder() = HolderToProto(*l.holder);
+  return r;
+}
+
+// A lock read's answer: the records with times left as deadlines, at clock 0.
+kvpb::ForwardedResponse ForwardedFromLockList(const LockListResponse& l) {
+  kvpb::ForwardedResponse r;
+  r.set_code(static_cast<uint32_t>(l.code));
+  r.set_message(l.message);
+  r.set_more(l.more);
+  r.set_next_after(l.next_after);
+  r.set_directory_version(l.directory_version);
+  for (const LockInfo& info : l.locks) {
+    r.set_shard(info.shard);
+    kvpb::LockPair* p = r.add_locks();
+    p->set_name(info.name);
+    kvpb::LockRecord* rec = p->mutable_record();
+    rec->set_last_token(info.last_token);
+    if (info.holder) *rec->mutable_holder() = HolderToProto(*info.holder);
+    for (const LockWaiter& w : info.waiters) {
+      kvpb::LockWaiter* pw = rec->add_waiters();
+      pw->set_owner(w.owner);
+      pw->set_ttl_ms(w.ttl_ms);
+      pw->set_wait_deadline_ms(w.wait_left_ms);
+    }
+  }
+  return r;
+}
+
+LockResponse LockFromForwarded(const kvpb::ForwardedResponse& r, ErrorCode code) {
+  LockResponse l;
+  l.code = code;
+  l.message = r.message();
+  l.shard = r.shard();
+  l.token = r.lock_result().token();
+  l.ttl_ms = r.lock_result().ttl_ms();
+  l.revision = r.lock_result().revision();
+  if (r.lock_result().has_holder()) l.holder = HolderFromProto(r.lock_result().holder(), 0);
+  return l;
+}
+
+LockListResponse LockListFromForwarded(const kvpb::ForwardedResponse& r, ErrorCode code) {
+  LockListResponse l = LockListError(code, r.message());
+  l.more = r.more();
+  l.next_after = r.next_after();
+  for (const kvpb::LockPair& p : r.locks()) {
+    LockInfo info;
+    info.name = p.name();
+    info.shard = r.shard();
+    info.last_token = p.record().last_token();
+    if (p.record().has_holder()) info.holder = HolderFromProto(p.record().holder(), 0);
+    for (const kvpb::LockWaiter& w : p.record().waiters()) {
+      info.waiters.push_back({w.owner(), w.ttl_ms(), w.wait_deadline_ms()});
+    }
+    l.locks.push_back(std::move(info));
+  }
+  return l;
+}
+
+LockListResponse ReadLocks(const ShardStateMachine& sm, uint64_t shard, const LockListRequest& req,
+                           int64_t now) {
   LockListResponse resp;
   if (!req.name.empty()) {
     std::optional<kvpb::LockRecord> rec;
@@ -213,7 +291,7 @@ void CoreImpl::RouteLockRead(LockListRequest& req, LockListDone done) {
   const std::shared_ptr<const Directory> dir = Dir();
   if (dir->version() == 0) {
     return done(LockListError(ErrorCode::kUnavailable,
-                 "this node has not yet applied the cluster's directory; retry"));
+                              "this node has not yet applied the cluster's directory; retry"));
   }
   if (!req.name.empty()) {
     if (!ValidName(req.name)) {

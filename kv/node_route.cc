@@ -60,58 +60,6 @@ kvpb::ForwardedResponse FromScan(ScanResponse sc) {
   return r;
 }
 
-// A lock command's answer. The holder's deadline_ms carries the time it has left.
-kvpb::ForwardedResponse FromLock(const LockResponse& l) {
-  kvpb::ForwardedResponse r;
-  r.set_code(static_cast<uint32_t>(l.code));
-  r.set_message(l.message);
-  r.set_shard(l.shard);
-  r.set_directory_version(l.directory_version);
-  kvpb::Result* res = r.mutable_lock_result();
-  res->set_token(l.token);
-  res->set_ttl_ms(l.ttl_ms);
-  res->set_revision(l.revision);
-  if (l.holder) {
-    kvpb::LockHolder* h = res->mutable_holder();
-    h->set_owner(l.holder->owner);
-    h->set_token(l.holder->token);
-    h->set_ttl_ms(l.holder->ttl_ms);
-    h->set_deadline_ms(l.holder->expires_in_ms);
-  }
-  return r;
-}
-
-// A lock read's answer: the records with times left as deadlines, at clock 0.
-kvpb::ForwardedResponse FromLockList(const LockListResponse& l) {
-  kvpb::ForwardedResponse r;
-  r.set_code(static_cast<uint32_t>(l.code));
-  r.set_message(l.message);
-  r.set_more(l.more);
-  r.set_next_after(l.next_after);
-  r.set_directory_version(l.directory_version);
-  for (const LockInfo& info : l.locks) {
-    r.set_shard(info.shard);
-    kvpb::LockPair* p = r.add_locks();
-    p->set_name(info.name);
-    kvpb::LockRecord* rec = p->mutable_record();
-    rec->set_last_token(info.last_token);
-    if (info.holder) {
-      kvpb::LockHolder* h = rec->mutable_holder();
-      h->set_owner(info.holder->owner);
-      h->set_token(info.holder->token);
-      h->set_ttl_ms(info.holder->ttl_ms);
-      h->set_deadline_ms(info.holder->expires_in_ms);
-    }
-    for (const LockWaiter& w : info.waiters) {
-      kvpb::LockWaiter* pw = rec->add_waiters();
-      pw->set_owner(w.owner);
-      pw->set_ttl_ms(w.ttl_ms);
-      pw->set_wait_deadline_ms(w.wait_left_ms);
-    }
-  }
-  return r;
-}
-
 ErrorCode CodeOf(uint32_t c) {
   return c <= static_cast<uint32_t>(ErrorCode::kFenced) ? static_cast<ErrorCode>(c)
                                                         : ErrorCode::kUnavailable;
@@ -189,40 +137,8 @@ void PendingForward::Answer(const kvpb::ForwardedResponse& r) {
     rd.applied_index = r.applied_index();
     return read_done(std::move(rd));
   }
-  if (lock_done) {
-    LockResponse l;
-    l.code = code;
-    l.message = r.message();
-    l.shard = r.shard();
-    l.token = r.lock_result().token();
-    l.ttl_ms = r.lock_result().ttl_ms();
-    l.revision = r.lock_result().revision();
-    if (r.lock_result().has_holder()) {
-      const kvpb::LockHolder& h = r.lock_result().holder();
-      l.holder = LockHolder{h.owner(), h.token(), h.ttl_ms(), h.deadline_ms()};
-    }
-    return lock_done(std::move(l));
-  }
-  if (locks_done) {
-    LockListResponse l = LockListError(code, r.message());
-    l.more = r.more();
-    l.next_after = r.next_after();
-    for (const kvpb::LockPair& p : r.locks()) {
-      LockInfo info;
-      info.name = p.name();
-      info.shard = r.shard();
-      info.last_token = p.record().last_token();
-      if (p.record().has_holder()) {
-        const kvpb::LockHolder& h = p.record().holder();
-        info.holder = LockHolder{h.owner(), h.token(), h.ttl_ms(), h.deadline_ms()};
-      }
-      for (const kvpb::LockWaiter& w : p.record().waiters()) {
-        info.waiters.push_back({w.owner(), w.ttl_ms(), w.wait_deadline_ms()});
-      }
-      l.locks.push_back(std::move(info));
-    }
-    return locks_done(std::move(l));
-  }
+  if (lock_done) return lock_done(LockFromForwarded(r, code));
+  if (locks_done) return locks_done(LockListFromForwarded(r, code));
   ScanResponse sc = ScanError(code, r.message());
   sc.more = r.more();
   for (const auto& p : r.items()) sc.items.emplace_back(p.key(), p.record());
@@ -448,7 +364,8 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
     case kLock: {
       LockRequest req;
       if (f.lock_op() > static_cast<uint32_t>(LockOp::kRelease)) {
-        return reply(FromLock(LockError(ErrorCode::kInvalidArgument, "unknown lock operation")));
+        return reply(
+            ForwardedFromLock(LockError(ErrorCode::kInvalidArgument, "unknown lock operation")));
       }
       req.op = static_cast<LockOp>(f.lock_op());
       req.name = f.key();
@@ -459,11 +376,12 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       req.client_id = f.client_id();
       req.seq = f.seq();
       return RouteLock(
-          req, [reply](LockResponse l) { reply(FromLock(l)); }, hops);
+          req, [reply](LockResponse l) { reply(ForwardedFromLock(l)); }, hops);
     }
     case kLockRead: {
       if (f.key().size() > kMaxForwardedKeyBytes) {
-        return reply(FromLockList(LockListError(ErrorCode::kInvalidArgument, "bad lock name")));
+        return reply(
+            ForwardedFromLockList(LockListError(ErrorCode::kInvalidArgument, "bad lock name")));
       }
       LockListRequest req;
       req.name = f.key();
@@ -471,7 +389,7 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       req.limit = std::clamp<uint64_t>(f.limit(), 1, 1000);
       req.stale = f.stale();
       return LockReadShard(
-          f.shard(), req, [reply](LockListResponse l) { reply(FromLockList(l)); }, hops);
+          f.shard(), req, [reply](LockListResponse l) { reply(ForwardedFromLockList(l)); }, hops);
     }
     default:
       return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "unknown request kind")));

@@ -7,8 +7,8 @@
 #include <map>
 #include <utility>
 
-#include "kv/db_util.h"
 #include "kv/apply_overlay.h"
+#include "kv/db_util.h"
 #include "kv/keys.h"
 #include "kv/lock_apply.h"
 #include "kv/state_machine.h"
@@ -283,8 +283,7 @@ raft::Status ShardStateMachine::Stage(const std::vector<raftpb::Entry>& entries,
         AdvanceClock(ac.command, e.term(), &applied);
         int64_t key_delta = 0;
         raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
-                                      session_ttl_ms_, &overlay, &ac.result, &key_delta,
-                                      &ac.locks);
+                                      session_ttl_ms_, &overlay, &ac.result, &key_delta, &ac.locks);
         if (!s.ok()) return s;
         applied.set_key_count(
             static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) + key_delta));

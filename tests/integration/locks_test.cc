@@ -4,11 +4,10 @@
 // write stands; a lease and its token survive the death of the shard's leader; a lease ends
 // after its TTL without keepalives; `kvctl lock run` hands its command the token and stops it
 // when the lock is lost.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -120,9 +119,9 @@ TEST_F(LocksTest, APausedHolderIsFencedAndTheNewHoldersWriteStands) {
   rpc::HttpClient c = cluster_->ClusterClient();
   const rpc::LockResult a = Acquire(c, "{job}lock", "A", 1500);
   ASSERT_TRUE(a.ok()) << a.status << " " << a.error_message;
-  ASSERT_TRUE(c.Put("{job}out", "A1", std::nullopt, std::nullopt,
-                    rpc::LockFence{"{job}lock", a.token})
-                  .ok());
+  ASSERT_TRUE(
+      c.Put("{job}out", "A1", std::nullopt, std::nullopt, rpc::LockFence{"{job}lock", a.token})
+          .ok());
   // A's next write, in a process that is SIGSTOPped before it sends it (a GC pause, a VM
   // freeze): it stays stopped well past A's 1.5 s lease.
   const std::string fence = "{job}lock:" + std::to_string(a.token);

@@ -54,7 +54,8 @@ void NodeSim::LockIssue(uint64_t wid) {
     if (r.code != kv::ErrorCode::kOk) return LockIdle(lw);
     result_.locks_granted++;
     lw.token = r.token;
-    leases_.push_back({r.token, lw.id, q_.now(), lw.sent + static_cast<int64_t>(lw.ttl * kLeaseMargin)});
+    leases_.push_back(
+        {r.token, lw.id, q_.now(), lw.sent + static_cast<int64_t>(lw.ttl * kLeaseMargin)});
     lw.lease = leases_.size() - 1;
     const bool stall = rng_.Chance(0.25);
     const int64_t delay = stall ? 2 * lw.ttl : rng_.Range(0, lw.ttl / 4);
@@ -68,8 +69,8 @@ void NodeSim::LockWrite(uint64_t wid, bool stalled) {
   LockWorker& w = lock_workers_[wid - 1];
   kv::WriteRequest req;
   req.key = kGuarded;
-  req.value = "L" + std::to_string(w.id) + ":" + std::to_string(w.token) + ":" +
-              std::to_string(w.seq);
+  req.value =
+      "L" + std::to_string(w.id) + ":" + std::to_string(w.token) + ":" + std::to_string(w.seq);
   req.fence = kv::Fence{kLock, w.token};
   req.client_id = "L" + std::to_string(w.id);
   req.seq = ++w.seq;
@@ -84,12 +85,13 @@ void NodeSim::LockWrite(uint64_t wid, bool stalled) {
   OnNode(*n, [&](kv::NodeCore& core) {
     core.Write(req, [this, wid, attempt, stalled](kv::WriteResponse answer) {
       q_.After(0, [this, wid, attempt, stalled, r = std::move(answer)] {
-      LockWorker& lw = lock_workers_[wid - 1];
-      if (lw.attempt != attempt) return;
-      if (r.code == kv::ErrorCode::kOk) result_.fenced_writes_ok++;
-      if (r.code == kv::ErrorCode::kFenced) (stalled ? result_.stale_writes_fenced : result_.fenced_refused)++;
-      if (r.code == kv::ErrorCode::kOk && rng_.Chance(0.3)) return LockKeepalive(wid);
-      LockRelease(wid);
+        LockWorker& lw = lock_workers_[wid - 1];
+        if (lw.attempt != attempt) return;
+        if (r.code == kv::ErrorCode::kOk) result_.fenced_writes_ok++;
+        if (r.code == kv::ErrorCode::kFenced)
+          (stalled ? result_.stale_writes_fenced : result_.fenced_refused)++;
+        if (r.code == kv::ErrorCode::kOk && rng_.Chance(0.3)) return LockKeepalive(wid);
+        LockRelease(wid);
       });
     });
   });
