@@ -230,14 +230,22 @@ class ClientTransport::Impl {
     }
     req.set(http::field::host, ep.name);  // host:port as configured
     // Round 2 exists only to replace a pooled connection the server had silently closed.
+    // If round 1 wrote the whole request before the connection dropped, the server may have
+    // it: round 2 failing to send again leaves the outcome unknown, never "not sent".
+    bool maybe_delivered = false;
+    auto not_sent = [&](std::string why) {
+      resp.transport_error = std::move(why);
+      if (!maybe_delivered) return Stage::kNotSent;
+      resp.maybe_applied = true;
+      resp.transport = Transport::kTimeout;
+      resp.transport_error += " (after a connection that had the request dropped)";
+      return Stage::kSent;
+    };
     for (int round = 0; round < 2; ++round) {
       const bool reused = conn.stream && Reusable(conn);
       if (!reused) {
         Close(conn);
-        if (error_code ec = Connect(ep, conn)) {
-          resp.transport_error = ep.name + ": " + Describe(ec);
-          return Stage::kNotSent;
-        }
+        if (error_code ec = Connect(ep, conn)) return not_sent(ep.name + ": " + Describe(ec));
       }
       conn.stream->expires_after(out.timeout);
       error_code ec = asio::error::would_block;
@@ -246,8 +254,7 @@ class ClientTransport::Impl {
       if (ec) {  // not every byte left: the server cannot have a complete request
         Close(conn);
         if (reused) continue;
-        resp.transport_error = ep.name + ": sending request: " + Describe(ec);
-        return Stage::kNotSent;
+        return not_sent(ep.name + ": sending request: " + Describe(ec));
       }
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
@@ -258,7 +265,10 @@ class ClientTransport::Impl {
       if (ec) {
         const bool got_some = parser.got_some();
         Close(conn);
-        if (reused && !got_some && out.safe_to_repeat && IsConnectionDrop(ec)) continue;
+        if (reused && !got_some && out.safe_to_repeat && IsConnectionDrop(ec)) {
+          maybe_delivered = true;
+          continue;
+        }
         resp.maybe_applied = true;
         if (ec == beast::error::timeout) {
           resp.transport = Transport::kTimeout;
@@ -283,8 +293,7 @@ class ClientTransport::Impl {
       if (!res.keep_alive() || conn.buffer.size() > 0) Close(conn);
       return Stage::kSent;
     }
-    resp.transport_error = ep.name + ": connection lost twice while sending";
-    return Stage::kNotSent;
+    return not_sent(ep.name + ": connection lost twice while sending");
   }
 
   // Resolve and connect within one connect_timeout.
