@@ -44,8 +44,7 @@ std::string CoreImpl::MetricsText() const {
           c.directory_changes);
   counter("kvd_overloaded_total", "Requests shed with 429.", c.overloaded);
   counter("kvd_quiesces_total", "Times an idle shard replica stopped ticking.", c.quiesces);
-  counter("kvd_lock_grants_total", "Lock acquires granted to this node's clients.",
-          c.lock_grants);
+  counter("kvd_lock_grants_total", "Lock acquires granted to this node's clients.", c.lock_grants);
   counter("kvd_lock_held_total", "Lock acquires refused (held; wait ran out).", c.lock_held);
   counter("kvd_fenced_total", "Writes, keepalives and releases refused by a fence (409 fenced).",
           c.fenced);

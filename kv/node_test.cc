@@ -1,7 +1,6 @@
 // kv::Node end to end in one process: three nodes over an in-memory transport, real LevelDB in
 // temp directories, real threads. Label: integration (it waits on real time for elections).
 #include "kv/node.h"
-#include "kv/node_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +8,8 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+
+#include "kv/node_test_util.h"
 
 namespace kvd::kv {
 namespace {

@@ -117,11 +117,11 @@ enum class LockOp { kAcquire, kKeepalive, kRelease };
 
 struct LockRequest {
   LockOp op = LockOp::kAcquire;
-  std::string name;    // 1..4096 bytes; lives in the shard its name hashes to ({tag} works)
-  std::string owner;   // acquire: 1..256 bytes, shown to others
-  int64_t ttl_ms = 0;  // acquire: lease length
-  int64_t wait_ms = 0; // acquire: queue up to this long if held (0: answer at once)
-  uint64_t token = 0;  // keepalive, release
+  std::string name;       // 1..4096 bytes; lives in the shard its name hashes to ({tag} works)
+  std::string owner;      // acquire: 1..256 bytes, shown to others
+  int64_t ttl_ms = 0;     // acquire: lease length
+  int64_t wait_ms = 0;    // acquire: queue up to this long if held (0: answer at once)
+  uint64_t token = 0;     // keepalive, release
   std::string client_id;  // with seq: exactly-once (Idempotency-Key)
   uint64_t seq = 0;
   uint64_t directory_version = 0;

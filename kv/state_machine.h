@@ -80,7 +80,7 @@ struct AppliedCommand {
   uint64_t index = 0;
   kvpb::Command command;  // as decoded from the entry (for matching waiting requests)
   kvpb::Result result;
-  LockEffects locks;      // lock commands: waiters woken, and when the lock is next due
+  LockEffects locks;  // lock commands: waiters woken, and when the lock is next due
 };
 
 // Result.message of a RESULT_QUEUED answer to a retried acquire (same Idempotency-Key) that is
@@ -137,8 +137,8 @@ class ShardStateMachine {
   // Locks as applied here (reads; any thread). GetLock: the record of 'name', if it was ever
   // acquired. ListLocks: records that are held or have waiters, names after 'after', in order,
   // at most 'limit'; *more: there may be more after *resume (a page also ends after examining
-  // kMaxLocksExamined records, held or not). LockEvents: every lock with waiters and when it is next due (shard time),
-  // for the leader's LockTick schedule after a restart or a snapshot.
+  // kMaxLocksExamined records, held or not). LockEvents: every lock with waiters and when it is
+  // next due (shard time), for the leader's LockTick schedule after a restart or a snapshot.
   raft::Status GetLock(const std::string& name, std::optional<kvpb::LockRecord>* out) const;
   raft::Status ListLocks(const std::string& after, size_t limit,
                          std::vector<std::pair<std::string, kvpb::LockRecord>>* out, bool* more,

@@ -218,8 +218,7 @@ class NodeSim {
   void LockIdle(LockWorker& w);
   void LockCall(LockWorker& w, const kv::LockRequest& req, int64_t timeout,
                 std::function<void(kv::LockResponse)> done);
-  void OnLockApply(uint64_t shard, uint64_t index, const kvpb::Command& cmd,
-                   const kvpb::Result& r);
+  void OnLockApply(uint64_t shard, uint64_t index, const kvpb::Command& cmd, const kvpb::Result& r);
   void CheckLocks();
 
   // End of run.
