@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "rpc/http_api_fixture.h"
 #include "rpc/http_json.h"
 #include "rpc/http_server.h"
 #include "rpc/http_test_util.h"
@@ -19,35 +20,8 @@ using testing::FakeKvService;
 using testing::JsonAt;
 using testing::TestConnection;
 using testing::TestResponse;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
-class HttpLocksTest : public ::testing::Test {
- protected:
-  void StartServer(HttpOptions options = {}) {
-    options.io_threads = 2;
-    server_ = std::make_unique<HttpServer>(service_, options);
-    std::string error;
-    ASSERT_TRUE(server_->Start(&error)) << error;
-    conn_ = std::make_unique<TestConnection>(server_->port());
-  }
-  void SetUp() override { StartServer(); }
-
-  TestResponse Call(const std::string& method, const std::string& target,
-                    const std::string& body = "", const Headers& headers = {}) {
-    return conn_->Request(method, target, body, headers);
-  }
-
-  static void ExpectError(const TestResponse& r, int status, const std::string& code) {
-    EXPECT_EQ(r.status, status) << r.body;
-    EXPECT_EQ(r.Header("content-type"), "application/json");
-    EXPECT_EQ(JsonAt(r.body, "/error/code"), code) << r.body;
-    EXPECT_NE(JsonAt(r.body, "/error/message"), "<missing>") << r.body;
-  }
-
-  FakeKvService service_;  // outlives the server
-  std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<TestConnection> conn_;
-};
+class HttpLocksTest : public testing::HttpApiFixture {};
 
 TEST_F(HttpLocksTest, AcquireKeepaliveGetRelease) {
   TestResponse acquired =

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "rpc/http_api_fixture.h"
 #include "rpc/http_test_util.h"
 
 namespace kvd::rpc {
@@ -17,36 +18,7 @@ using testing::JsonAt;
 using testing::TestConnection;
 using testing::TestResponse;
 
-class HttpApiTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    HttpOptions options;
-    options.io_threads = 2;
-    server_ = std::make_unique<HttpServer>(service_, options);
-    std::string error;
-    ASSERT_TRUE(server_->Start(&error)) << error;
-    ASSERT_NE(server_->port(), 0);
-    conn_ = std::make_unique<TestConnection>(server_->port());
-  }
-
-  TestResponse Call(const std::string& method, const std::string& target,
-                    const std::string& body = "",
-                    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    return conn_->Request(method, target, body, headers);
-  }
-
-  // Asserts a docs/api.md error: status, JSON {"error": {"code", "message"}}.
-  static void ExpectError(const TestResponse& r, int status, const std::string& code) {
-    EXPECT_EQ(r.status, status) << r.body;
-    EXPECT_EQ(r.Header("content-type"), "application/json");
-    EXPECT_EQ(JsonAt(r.body, "/error/code"), code) << r.body;
-    EXPECT_NE(JsonAt(r.body, "/error/message"), "<missing>") << r.body;
-  }
-
-  FakeKvService service_;  // outlives the server
-  std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<TestConnection> conn_;
-};
+class HttpApiTest : public testing::HttpApiFixture {};
 
 TEST_F(HttpApiTest, PutGetDeleteRoundTrip) {
   TestResponse put = Call("PUT", "/v1/kv/greeting", "hello");
