@@ -80,7 +80,7 @@ void LockSession::Json(HttpRequest* req, const std::string& target, std::string 
 }
 
 std::string LockSession::AcquireName() const {
-  return prefix_ + std::to_string(name_index_ % options_.lock_names);
+  return prefix_ + std::to_string(epoch_) + "-" + std::to_string(name_index_ % options_.lock_names);
 }
 
 std::string LockSession::EtcdPutBody(const std::string& key_b64) const {
@@ -281,6 +281,7 @@ std::optional<std::string> LockSession::OnResponse(const HttpResponse& res) {
 
 void LockSession::OnTransportError() {
   if (acquire_) {
+    ++epoch_;  // a failed acquire or release may leave its lock held
     stage_ = Stage::kIdle;
     if (!options_.etcd_session) lease_.clear();
     if (setup_) lease_.clear();

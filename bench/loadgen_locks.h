@@ -4,9 +4,9 @@
 // granting a session lease) are not counted unless they fail.
 //
 //   acquire      each connection cycles acquire (wait 0) + release over --lock-names distinct
-//                names of its own ("lock-<nonce>-<conn>-<i>", nonce per process), so nothing is
-//                ever contended. Counted as two operations: acquire and release (cycles/s = the
-//                release rate).
+//                names of its own ("lock-<nonce>-<conn>-<epoch>-<i>", nonce per process; a new
+//                epoch after a failure), so nothing is ever contended. Counted as two operations:
+//                acquire and release (cycles/s = the release rate).
 //     kvd:  acquire  POST /v1/locks/{name} {"owner","ttl_ms","wait_ms":0} -> token
 //           release  DELETE /v1/locks/{name}?token=T
 //     etcd (per-lock lease, the default): acquire = POST /v3/lease/grant {"TTL"} then
@@ -94,8 +94,12 @@ class LockSession {
   Op op_ = Op::kAcquire;
   bool setup_ = false;  // the current request is a setup step
 
-  // acquire: the name index, where the cycle is, and what the last acquire got.
+  // acquire: the name index, where the cycle is, and what the last acquire got. A failed acquire
+  // may have taken its lock all the same (a timeout, a 503 or 504 just after the cluster started),
+  // which would then be held for its TTL and refuse the name's next turn with lock_held: after any
+  // failed acquire or release, the connection moves on to a fresh set of names (a new epoch).
   uint64_t name_index_ = 0;
+  uint64_t epoch_ = 0;
   Stage stage_ = Stage::kIdle;
   uint64_t token_ = 0;    // kvd
   std::string lease_;     // etcd: this lock's lease ID, or the session's
