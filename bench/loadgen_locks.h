@@ -1,7 +1,7 @@
-// LockSession: the lock workloads of kvd_loadgen, one per connection (bench/README.md, "Lock
-// workloads"). The connection asks it for each request and hands it each response; an operation
-// may take several requests (etcd), and setup requests (taking the lock a connection holds,
-// granting a session lease) are not counted unless they fail.
+// LockSession: the lock workloads of kvd_loadgen, one per connection (bench/README.md,
+// "Locks: locks_bench.sh"). The connection asks it for each request and hands it each
+// response; an operation may take several requests (etcd), and setup requests (taking the lock a
+// connection holds, granting a session lease) are not counted unless they fail.
 //
 //   acquire      each connection cycles acquire (wait 0) + release over --lock-names distinct
 //                names of its own ("lock-<nonce>-<conn>-<epoch>-<i>", nonce per process; a new

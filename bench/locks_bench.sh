@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Locks: kvd vs etcd 3.4, same machine, same client load (bench/README.md, "Lock workloads"). A
-# benchmark: it reports numbers and never passes or fails on them.
+# Locks: kvd vs etcd 3.4, same machine, same client load (bench/README.md, "Locks:
+# locks_bench.sh"). A benchmark: it reports numbers and never passes or fails on them.
 #
 #   bench/locks_bench.sh                                  # 16 and 64 connections, 20 s per row
 #   BENCH_SECONDS=5 BENCH_CONNS=16 bench/locks_bench.sh   # a quick look
