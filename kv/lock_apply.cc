@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "kv/apply_overlay.h"
 #include "kv/keys.h"
 
 namespace kvd::kv {

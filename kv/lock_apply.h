@@ -15,11 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "kv/apply_overlay.h"
 #include "proto/kv.pb.h"
 #include "raft/status.h"
 
 namespace kvd::kv {
+
+class Overlay;  // kv/apply_overlay.h
 
 // Bounds checked by apply (the HTTP layer checks them first, with clearer errors).
 inline constexpr size_t kMaxLockNameBytes = 4096;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "kv/node_impl.h"
+#include "raft/check.h"
 
 namespace kvd::kv {
 namespace {

@@ -3,6 +3,7 @@
 // acknowledged write, restarted nodes catch up (through a snapshot when the log was compacted),
 // retries with an idempotency key apply once, and bad input gets the documented error.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <set>
@@ -126,7 +127,12 @@ TEST(ClusterTest, NodeDownWhileLogCompactedComesBackThroughASnapshot) {
   const uint64_t leader = c.WaitLeader();
   down = leader == 3 ? 2 : 3;
   c.Kill(down);
-  rpc::HttpClient client = c.ClusterClient();
+  // Writes carry idempotency keys, so an unknown outcome (504) is retried with the same key: a
+  // write forwarded by a follower while leadership moves to the shard's preferred replica is
+  // dropped by the old leader and times out (it is not lost: the retry learns its outcome).
+  rpc::ClientOptions options = c.ClusterClient().options();
+  options.client_id = "snapshot-test-" + std::to_string(::getpid());
+  rpc::HttpClient client(options);
   for (int i = 0; i < 300; ++i) {
     auto r = client.Put("snap" + std::to_string(i), std::string(100, 'x'));
     ASSERT_TRUE(r.ok()) << i << ": " << r.status << " " << r.error_message;
