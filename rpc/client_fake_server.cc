@@ -26,6 +26,7 @@ struct State {
   int connections = 0;                // guarded by mu
   int closed = 0;                     // guarded by mu
   std::condition_variable closed_cv;
+  std::function<void()> stop_listening;  // on the server thread
 };
 
 // One accepted connection. Shared ownership because the pending Asio handlers keep it alive.
@@ -56,6 +57,10 @@ class Session : public std::enable_shared_from_this<Session> {
     FakeReply reply = state_.handler(req);
     if (reply.action == FakeReply::Action::kHang) return Read();  // waits for the client to leave
     if (reply.action == FakeReply::Action::kCloseNoReply) return Close();
+    if (reply.action == FakeReply::Action::kDie) {
+      state_.stop_listening();
+      return Close();
+    }
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(reply.status), 11);
     for (const Header& h : reply.headers) res->set(h.name, h.value);
@@ -94,6 +99,10 @@ class FakeHttpServer::Impl {
       : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         port_(acceptor_.local_endpoint().port()) {
     state_.handler = std::move(handler);
+    state_.stop_listening = [this] {
+      error_code ignored;
+      acceptor_.close(ignored);
+    };
     Accept();
     thread_ = std::thread([this] { ioc_.run(); });
   }

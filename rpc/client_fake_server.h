@@ -30,6 +30,8 @@ struct FakeReply {
     kRespond,       // send the response below
     kHang,          // never answer this request (the client must time out)
     kCloseNoReply,  // close the connection without answering
+    kDie,           // stop listening, then close the connection without answering (the server
+                    // died with the request: a reconnect is refused)
   };
   Action action = Action::kRespond;
   int status = 200;

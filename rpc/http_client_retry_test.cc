@@ -160,6 +160,19 @@ TEST(HttpClientRetry, DroppedConnectionAfterSendIsIndeterminateForWrites) {
   EXPECT_TRUE(client.Put("k", "v").ok());  // the client recovers with a new connection
 }
 
+TEST(HttpClientRetry, KeyedWriteWhoseServerDiesWithItIsIndeterminate) {
+  // The write goes out on a pooled connection; the server takes it and dies (the connection
+  // drops unanswered and a reconnect is refused). It may have been applied: unknown, not "not
+  // sent", however the later attempts end.
+  FakeHttpServer server(Script({Ok(), FakeReply::WithAction(FakeReply::Action::kDie)}));
+  HttpClient client(Options({server.endpoint()}));
+  ASSERT_TRUE(client.Get("warm").ok());  // leaves a pooled connection
+  Result r = client.Put("k", "v", std::nullopt, IdempotencyKey{"c", 1});
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.indeterminate) << TransportName(r.transport) << " " << r.transport_error;
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
 TEST(HttpClientRetry, ReadsAreRepeatedAfterUnknownOutcome) {
   FakeHttpServer server(Script(
       {FakeReply::CloseNoReply(), FakeReply::Error(504, "timeout", "read index timed out")}));
