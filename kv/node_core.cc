@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "kv/node_impl.h"
 #include "raft/check.h"
@@ -229,28 +230,28 @@ void CoreImpl::HandleWrite(uint64_t shard, WriteRequest& req, WriteDone& done) {
   kvpb::Command cmd;
   cmd.set_client_id(req.client_id);
   cmd.set_seq(req.seq);
-  kvpb::Fence* fence = nullptr;
+  // The fence, if any (and unless a planted bug drops it). The holder is checked too when this
+  // node's directory places the lock in the key's shard.
+  std::optional<kvpb::Fence> fence;
+  if (req.fence && HonourFences()) {
+    fence.emplace();
+    fence->set_lock(req.fence->lock);
+    fence->set_token(req.fence->token);
+    fence->set_lock_in_shard(Dir()->ShardFor(req.fence->lock) == shard);
+  }
   if (req.is_delete) {
     auto* d = cmd.mutable_delete_();
     d->set_key(req.key);
     d->set_has_if_version(req.if_version.has_value());
     d->set_if_version(req.if_version.value_or(0));
-    if (req.fence) fence = d->mutable_fence();
+    if (fence) *d->mutable_fence() = std::move(*fence);
   } else {
     auto* p = cmd.mutable_put();
     p->set_key(req.key);
     p->set_value(std::move(req.value));
     p->set_has_if_version(req.if_version.has_value());
     p->set_if_version(req.if_version.value_or(0));
-    if (req.fence) fence = p->mutable_fence();
-  }
-  if (fence != nullptr && HonourFences()) {
-    fence->set_lock(req.fence->lock);
-    fence->set_token(req.fence->token);
-    // Whether the holder is checked too: the lock lives in this shard by this node's directory.
-    fence->set_lock_in_shard(Dir()->ShardFor(req.fence->lock) == shard);
-  } else if (fence != nullptr) {
-    req.is_delete ? cmd.mutable_delete_()->clear_fence() : cmd.mutable_put()->clear_fence();
+    if (fence) *p->mutable_fence() = std::move(*fence);
   }
   PendingWrite pending;
   pending.shard = shard;
@@ -272,7 +273,7 @@ void CoreImpl::ProposeForClient(Replica& r, kvpb::Command& cmd, PendingWrite pen
     return;
   }
   const uint64_t id = NextRequestId();
-  cmd.set_format(1);
+  cmd.set_format(kCommandFormat);
   // Only a leader's clock is used (sessions, lock leases); a follower's proposal is stamped by
   // the leader it reaches (StampForwardedProposals).
   if (r.soft.state == raft::StateType::kLeader) cmd.set_leader_time_ms(StampMs());

@@ -247,7 +247,7 @@ struct CoreImpl {
   void MaybeTickLocks(Replica& r);                            // leader, each tick
   // The shard clock now, estimated for display: the applied clock plus the local time since
   // this replica applied the latest stamp (exact on the leader that stamped it). Never decides.
-  int64_t ShardClockEstimate(Replica& r) const;
+  int64_t ShardClockEstimate(const Replica& r) const;
 
   // node_quiesce.cc: idle groups stop ticking
   void Wake(Replica& r) {

@@ -358,17 +358,17 @@ void CoreImpl::NoteLockEffects(Replica& r, const AppliedCommand& a) {
   }
 }
 
-int64_t CoreImpl::ShardClockEstimate(Replica& r) const {
+int64_t CoreImpl::ShardClockEstimate(const Replica& r) const {
   const kvpb::AppliedState& applied = r.sm->applied();
   if (applied.stamp_node() == cfg.node_id) {  // its own stamps: its own clock measures since
     return applied.clock_ms() + std::max<int64_t>(0, StampMs() - applied.last_stamp_ms());
   }
-  const int64_t now = NowMs();
-  if (applied.last_stamp_ms() != r.last_stamp_seen || r.stamp_seen_at == 0) {
-    r.last_stamp_seen = applied.last_stamp_ms();  // first seen now (or later than applied)
-    r.stamp_seen_at = now;
+  // Since this replica applied the latest stamp (AnswerCommitted notes when); unknown after a
+  // restart or a snapshot until the next stamp: no time counted.
+  if (r.stamp_seen_at == 0 || r.last_stamp_seen != applied.last_stamp_ms()) {
+    return applied.clock_ms();
   }
-  return applied.clock_ms() + std::max<int64_t>(0, now - r.stamp_seen_at);
+  return applied.clock_ms() + std::max<int64_t>(0, NowMs() - r.stamp_seen_at);
 }
 
 void CoreImpl::LoadLockEvents(Replica& r) {
