@@ -61,7 +61,7 @@ kvpb::ForwardedResponse FromScan(ScanResponse sc) {
 }
 
 ErrorCode CodeOf(uint32_t c) {
-  return c <= static_cast<uint32_t>(ErrorCode::kFenced) ? static_cast<ErrorCode>(c)
+  return c <= static_cast<uint32_t>(ErrorCode::kConflict) ? static_cast<ErrorCode>(c)
                                                         : ErrorCode::kUnavailable;
 }
 

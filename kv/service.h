@@ -26,6 +26,7 @@ enum class ErrorCode {
   kOverloaded,   // too many requests in flight; nothing applied
   kLockHeld,     // the lock is held by another holder (and wait_ms passed); nothing applied
   kFenced,       // the fence or token is no longer current; nothing applied
+  kConflict,     // a transaction met another's intents and gave up; nothing applied
 };
 
 // A write's fence (X-Fence: {lock}:{token}, docs/api.md "Locks"): the shard refuses the write
@@ -160,6 +161,95 @@ struct LockListResponse {
   uint64_t directory_version = 0;
 };
 
+// ---- Transactions (docs/api.md "Transactions", docs/design.md "Transactions") ----
+
+enum class TxnCompareTarget { kVersion, kValue, kExists };
+
+// One compare: the key's version (0: absent), its value (an absent key never matches), or
+// whether it exists.
+struct TxnCompare {
+  std::string key;
+  TxnCompareTarget target = TxnCompareTarget::kVersion;
+  uint64_t version = 0;
+  std::string value;
+  bool exists = false;
+};
+
+enum class TxnOpType { kGet, kPut, kDelete };
+
+struct TxnOp {
+  TxnOpType type = TxnOpType::kGet;
+  std::string key;
+  std::string value;  // put
+};
+
+// Bounds a node enforces on a transaction (the HTTP layer checks them first, with 400).
+inline constexpr size_t kMaxTxnCompares = 128;
+inline constexpr size_t kMaxTxnOps = 128;         // per branch
+inline constexpr size_t kMaxTxnKeys = 256;        // distinct keys over compares and both branches
+inline constexpr size_t kMaxTxnBytes = 4 << 20;   // keys and values together
+
+// All compares hold -> the success ops run, else the failure ops, in order, atomically and
+// strictly serializably with every other operation; keys may live in any shards. Ops of one
+// branch see the branch's earlier ops (a get after a put reads the put).
+struct TxnRequest {
+  std::vector<TxnCompare> compare;
+  std::vector<TxnOp> success;
+  std::vector<TxnOp> failure;
+  std::optional<Fence> fence;      // X-Fence: applies to every key the transaction writes
+  std::string client_id;           // with seq: exactly-once (single-shard transactions only)
+  uint64_t seq = 0;
+  uint64_t directory_version = 0;
+};
+
+struct TxnOpResult {
+  TxnOpType type = TxnOpType::kGet;
+  std::string key;
+  bool found = false;     // get: the key exists (value, version set)
+  std::string value;      // get
+  uint64_t version = 0;   // get: the key's version; put: its new version
+  bool deleted = false;   // delete: the key existed
+};
+
+// kOk: succeeded says which branch ran; results are its ops' results, in order. revision: the
+// Raft index of the entry that committed the transaction (for a cross-shard one, the commit
+// point's entry in the record's shard). kConflict: other transactions held its keys until the
+// request's deadline; nothing applied. kFenced: a written key's fence refused it; nothing
+// applied. kTimeout: outcome unknown.
+struct TxnResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  bool succeeded = false;
+  std::vector<TxnOpResult> results;
+  uint64_t revision = 0;
+  std::vector<uint64_t> shards;  // the participant shards (one: a single-shard transaction)
+  std::string txn_id;            // cross-shard: the transaction record's id
+  uint64_t directory_version = 0;
+};
+
+// A cross-shard transaction whose record still exists: pending, or decided with intents not yet
+// resolved everywhere.
+struct TxnInfo {
+  std::string id;
+  std::string state;  // "pending", "committed", "aborted"
+  int64_t age_ms = 0;  // since the record was written, by its shard's clock
+  int64_t expires_in_ms = 0;  // pending: until recovery may abort it (0: it may now)
+  uint64_t record_shard = 0;
+  std::vector<uint64_t> participants;
+};
+
+struct TxnListRequest {
+  size_t limit = 100;
+};
+
+struct TxnListResponse {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  std::vector<TxnInfo> txns;  // oldest first
+  bool more = false;          // more than 'limit' exist
+  uint64_t directory_version = 0;
+};
+
 struct ShardStatus {
   uint64_t id = 0;
   std::vector<uint64_t> replicas;
@@ -223,6 +313,20 @@ class KvService {
     LockListResponse r;
     r.code = ErrorCode::kUnavailable;
     r.message = "locks are not served here";
+    done(std::move(r));
+  }
+  virtual void Txn(TxnRequest req, std::function<void(TxnResponse)> done) {
+    (void)req;
+    TxnResponse r;
+    r.code = ErrorCode::kUnavailable;
+    r.message = "transactions are not served here";
+    done(std::move(r));
+  }
+  virtual void Txns(TxnListRequest req, std::function<void(TxnListResponse)> done) {
+    (void)req;
+    TxnListResponse r;
+    r.code = ErrorCode::kUnavailable;
+    r.message = "transactions are not served here";
     done(std::move(r));
   }
   virtual ClusterStatus Status() const = 0;
