@@ -50,6 +50,10 @@ HttpReply ServiceErrorReply(kv::ErrorCode code, std::string_view message, bool i
     case kv::ErrorCode::kFenced:
       return ErrorReply(409, "fenced",
                         or_default("the fencing token is no longer current; nothing applied"));
+    case kv::ErrorCode::kConflict:
+      return ErrorReply(409, "conflict",
+                        or_default("other transactions held intents on its keys until the "
+                                   "deadline; nothing applied, retry"));
     case kv::ErrorCode::kOk:
       break;
   }

@@ -9,8 +9,12 @@
 //   kUnavailable        503     unavailable         Retry-After header
 //   kLockHeld           409     lock_held           "holder" (LockErrorReply)
 //   kFenced             409     fenced
+//   kConflict           409     conflict            (a transaction, or a write to a key a
+//                                                   transaction holds, met another's intents
+//                                                   until its deadline; nothing applied)
 //   kTimeout            504     timeout             "indeterminate": true for writes (and lock
-//                                                   operations), false for reads
+//                                                   operations and transactions), false for
+//                                                   reads (and the transaction listing)
 //   anything else       500     internal
 //
 // The HTTP layer adds: 400 bad_key / invalid_argument (malformed request), 404 no_route (unknown
