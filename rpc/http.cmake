@@ -6,6 +6,8 @@ add_library(kvd_rpc_http STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/http_metrics.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_router.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_router_locks.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_router_txn.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_txn_json.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_server.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_session.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_url.cc)
@@ -17,6 +19,8 @@ add_executable(http_server_test
   ${CMAKE_CURRENT_SOURCE_DIR}/http_codec_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_server_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_locks_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_txn_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_txn_bounds_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_session_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_test_util.cc)
 target_link_libraries(http_server_test PRIVATE kvd_rpc_http GTest::gtest_main)

@@ -35,6 +35,10 @@ std::string_view HttpRouteName(HttpRoute route) {
       return "lock_get";
     case HttpRoute::kLockList:
       return "lock_list";
+    case HttpRoute::kTxn:
+      return "txn";
+    case HttpRoute::kTxnList:
+      return "txn_list";
     case HttpRoute::kOther:
       break;
   }
@@ -44,7 +48,7 @@ std::string_view HttpRouteName(HttpRoute route) {
 bool IsWriteRoute(HttpRoute route) {
   return route == HttpRoute::kKvPut || route == HttpRoute::kKvDelete ||
          route == HttpRoute::kLockAcquire || route == HttpRoute::kLockKeepalive ||
-         route == HttpRoute::kLockRelease;
+         route == HttpRoute::kLockRelease || route == HttpRoute::kTxn;
 }
 
 void HttpMetrics::RecordRequest(HttpRoute route, int status,

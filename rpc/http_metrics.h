@@ -36,12 +36,14 @@ enum class HttpRoute {
   kLockRelease,
   kLockGet,
   kLockList,
+  kTxn,
+  kTxnList,
   kOther,  // unknown routes, wrong methods, unparsable requests
 };
-inline constexpr int kHttpRouteCount = 15;
+inline constexpr int kHttpRouteCount = 17;
 
 std::string_view HttpRouteName(HttpRoute route);  // the metrics label, e.g. "kv_put"
-// Key writes and lock operations: a 504 on them is indeterminate.
+// Key writes, lock operations and transactions: a 504 on them is indeterminate.
 bool IsWriteRoute(HttpRoute route);
 
 class HttpMetrics {

@@ -93,6 +93,20 @@ HandledRequest HttpRouter::Handle(HttpRequest req, const Responder& respond) {
   if (path == kLocksPath || path.starts_with("/v1/locks/")) {
     return HandleLocks(req, path.substr(kLocksPath.size()), query, respond);
   }
+  if (path == kTxnPath) {
+    if (req.method != "POST") {
+      RespondNow(respond, MethodNotAllowedReply(req.method, "POST"));
+      return HttpRoute::kOther;
+    }
+    return HandleTxn(req, query, respond);
+  }
+  if (path == kTxnsPath) {
+    if (!get) {
+      RespondNow(respond, MethodNotAllowedReply(req.method, "GET"));
+      return HttpRoute::kOther;
+    }
+    return HandleTxnList(req, query, respond);
+  }
   if (path == "/v1/kv") {
     if (!get) {
       RespondNow(respond, MethodNotAllowedReply(req.method, "GET"));

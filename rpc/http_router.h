@@ -14,6 +14,10 @@
 //   GET    /v1/locks/{name}  ?consistency=                          -> the lock
 //   GET    /v1/locks         ?after=N&limit=N&consistency=          -> {"locks", "more"}
 //   (the lock routes are in http_router_locks.cc; docs/api.md, "Locks")
+//   POST   /v1/txn   {"compare", "success", "failure"}          -> {"succeeded", "results", ...}
+//   GET    /v1/txns  ?limit=N                                   -> {"txns", "more"}
+//   (the transaction routes are in http_router_txn.cc, their bodies in http_txn_json.h;
+//   docs/api.md, "Transactions")
 //
 // Keys: everything after "/v1/kv/" up to the query, percent-decoded. A raw '/' there is part of
 // the key ("/v1/kv/a/b" is key "a/b", the same as "/v1/kv/a%2Fb"); '+' is a literal '+'.
@@ -28,13 +32,18 @@
 // Lock names are one path segment, percent-decoded like keys (a raw '/' ends the name).
 // PUT and DELETE of a key take "X-Fence: <lock>:<token>" (rpc/lock_fence.h; malformed or
 // repeated: 400), passed on as WriteRequest::fence; reads ignore it.
+// POST /v1/txn takes Idempotency-Key, X-Fence (for every key it writes: TxnRequest::fence) and
+// X-Kv-Directory-Version, and answers with X-Kv-Revision and X-Kv-Directory-Version; its 504 is
+// indeterminate. Its body may be up to HttpOptions::max_txn_body_bytes (MaxRequestBodyBytes).
 //
 // Thread-safety: Handle() may be called concurrently from several connections.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kv/service.h"
@@ -43,6 +52,14 @@
 #include "rpc/http_server.h"
 
 namespace kvd::rpc {
+
+inline constexpr std::string_view kTxnPath = "/v1/txn";
+inline constexpr std::string_view kTxnsPath = "/v1/txns";
+
+// The largest body the server reads for a request with this method and target (origin-form):
+// max_txn_body_bytes for POST /v1/txn, max_body_bytes (the value limit) for everything else.
+size_t MaxRequestBodyBytes(const HttpOptions& options, std::string_view method,
+                           std::string_view target);
 
 struct HttpRequest {
   std::string method;  // as sent, e.g. "GET"
@@ -90,6 +107,9 @@ class HttpRouter {
                               std::string_view query, const Responder& respond);
   HttpRoute HandleLockList(const HttpRequest& req, std::string name, std::string_view query,
                            const Responder& respond);
+  // POST /v1/txn and GET /v1/txns (http_router_txn.cc).
+  HttpRoute HandleTxn(HttpRequest& req, std::string_view query, const Responder& respond);
+  HttpRoute HandleTxnList(const HttpRequest& req, std::string_view query, const Responder& respond);
 
   kv::KvService& service_;
   const HttpOptions& options_;

@@ -26,6 +26,9 @@
 //     "indeterminate": true for writes and lock operations (they may still be applied). A late
 //     answer is dropped. A waiting lock acquire gets request_timeout + its wait_ms.
 //   - lock acquire and keepalive bodies over 64 KiB: 413 too_large.
+//   - POST /v1/txn: the body is bounded by max_txn_body_bytes instead of max_body_bytes (413 and
+//     closed as above); its keys and values by the transaction bounds (rpc/http_txn_json.h: 400
+//     or 413, connection kept).
 //   - request header: a fresh connection must deliver its first request header within
 //     header_timeout of being accepted; a keep-alive connection may wait idle_timeout for the
 //     first byte of its next request, and then has header_timeout for the rest of the header.
@@ -63,8 +66,9 @@ struct HttpOptions {
   uint16_t port = 0;               // 0: the OS picks one; see HttpServer::port()
   int io_threads = 2;
 
-  size_t max_body_bytes = 1 << 20;  // values; docs/api.md: default 1 MiB
-  size_t max_key_bytes = 4096;      // docs/api.md: 1 to 4096 bytes decoded
+  size_t max_body_bytes = 1 << 20;      // values; docs/api.md: default 1 MiB
+  size_t max_txn_body_bytes = 8 << 20;  // POST /v1/txn bodies (JSON); docs/api.md: 8 MiB
+  size_t max_key_bytes = 4096;          // docs/api.md: 1 to 4096 bytes decoded
   size_t max_header_bytes = 16 << 10;
   int max_connections = 1024;
   size_t max_scan_limit = 1000;  // largest accepted ?limit=; the default is 100

@@ -255,7 +255,7 @@ TEST_F(HttpApiTest, UnknownRoutesAre404NoRouteAndWrongMethods405) {
   ExpectError(Call("GET", "/nope"), 404, "no_route");
   ExpectError(Call("GET", "/v1/kvx"), 404, "no_route");
   ExpectError(Call("GET", "/healthz/"), 404, "no_route");
-  ExpectError(Call("POST", "/v1/txn", "{}"), 404, "no_route");
+  ExpectError(Call("POST", "/v1/nodes", "{}"), 404, "no_route");  // not built yet
 
   TestResponse post = Call("POST", "/v1/kv/k", "v");
   ExpectError(post, 405, "method_not_allowed");

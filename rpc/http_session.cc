@@ -157,14 +157,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (reject_) {
       return SendError(429, "overloaded", "too many open connections; retry later");
     }
+    const auto& header = header_parser_->get();
+    body_limit_ = MaxRequestBodyBytes(
+        ctx_.options,
+        std::string_view(header.method_string().data(), header.method_string().size()),
+        std::string_view(header.target().data(), header.target().size()));
     std::optional<uint64_t> length;
     if (auto l = header_parser_->content_length()) length = *l;
-    if (length && *length > ctx_.options.max_body_bytes) {
-      return SendError(413, "too_large", BodyLimitMessage());
-    }
+    if (length && *length > body_limit_) return SendError(413, "too_large", BodyLimitMessage());
     body_parser_.emplace(std::move(*header_parser_));
     header_parser_.reset();
-    body_parser_->body_limit(ctx_.options.max_body_bytes);  // also bounds chunked bodies
+    body_parser_->body_limit(body_limit_);  // also bounds chunked bodies
     if (!body_parser_->is_done() &&
         beast::iequals(body_parser_->get()[http::field::expect], "100-continue")) {
       continue_ = {http::status::continue_, version_};
@@ -227,7 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   std::string BodyLimitMessage() const {
-    return "body larger than " + std::to_string(ctx_.options.max_body_bytes) + " bytes";
+    return "body larger than " + std::to_string(body_limit_) + " bytes";
   }
 
   void Dispatch() {
@@ -389,7 +392,8 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRoute route_ = HttpRoute::kOther;
   unsigned version_ = 11;
   bool keep_alive_ = false;
-  bool head_ = false;  // the request is a HEAD: reply without a body
+  bool head_ = false;      // the request is a HEAD: reply without a body
+  size_t body_limit_ = 0;  // the largest body read for it (MaxRequestBodyBytes)
   Clock::time_point started_;
   size_t drained_ = 0;
 };
