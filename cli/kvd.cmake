@@ -12,7 +12,8 @@ target_link_libraries(kvd PRIVATE kvd_main kvd_node)
 # Test only (never installed or started by scripts/): kvd with a planted bug (kv/node_bug_hooks.cc)
 # that the Jepsen suite must report: reads without ReadIndex, writes acknowledged before commit,
 # keys routed by the ring of the node's own flags instead of the committed directory.
-foreach(bug local_reads early_ack route_by_own_flags ignore_fence)
+foreach(bug local_reads early_ack route_by_own_flags ignore_fence early_txn_answer
+    drop_stale_intents)
   add_executable(kvd_bug_${bug})
   target_link_libraries(kvd_bug_${bug} PRIVATE kvd_main kvd_node_bug_${bug})
 endforeach()

@@ -77,6 +77,13 @@ std::string FenceKey(uint64_t shard, std::string_view user_key) {
 
 std::string FencePrefix(uint64_t shard) { return TagShard(kFenceTag, shard); }
 
+std::string TxnStateKey(char kind, uint64_t shard, std::string_view key) {
+  std::string out = TagShard(kind, shard);
+  out.append(key);
+  return out;
+}
+std::string TxnStatePrefix(char kind, uint64_t shard) { return TagShard(kind, shard); }
+
 bool ParseEntryKey(std::string_view key, uint64_t* shard, uint64_t* index) {
   if (key.size() != 17 || key[0] != kEntryTag) return false;
   *shard = GetBigEndian64(key.substr(1));

@@ -11,6 +11,10 @@
 //          'c' shard client -> kvpb::ClientSession
 //          'l' shard name   -> kvpb::LockRecord
 //          'f' shard key    -> kvpb::FenceRecord (a user key's fences; kept when it is deleted)
+//          't' shard id     -> kvpb::TxnRecord (transaction records, in their record shard)
+//          'p' shard id     -> kvpb::TxnPrepared (a participant's prepared transaction)
+//          'i' shard key    -> kvpb::TxnIntent (a user key held by a prepared transaction)
+//          'x' shard id     -> kvpb::TxnResolved (a participant's resolved transaction)
 #pragma once
 
 #include <cstdint>
@@ -34,6 +38,13 @@ std::string LockKey(uint64_t shard, std::string_view name);
 std::string LockPrefix(uint64_t shard);
 std::string FenceKey(uint64_t shard, std::string_view user_key);
 std::string FencePrefix(uint64_t shard);
+// Transaction state (kind: one of kTxnKinds): 't', 'p', 'x' by transaction id, 'i' by user key.
+inline constexpr char kTxnRecordTag = 't', kTxnPreparedTag = 'p', kTxnIntentTag = 'i',
+                      kTxnResolvedTag = 'x';
+inline constexpr char kTxnKinds[] = {kTxnRecordTag, kTxnPreparedTag, kTxnIntentTag,
+                                     kTxnResolvedTag};
+std::string TxnStateKey(char kind, uint64_t shard, std::string_view key);
+std::string TxnStatePrefix(char kind, uint64_t shard);
 
 // Decoders for keys produced above; false if the key is not of that kind.
 bool ParseEntryKey(std::string_view key, uint64_t* shard, uint64_t* index);

@@ -51,8 +51,16 @@ struct LocksInput {
   LockListRequest req;
   std::function<void(LockListResponse)> done;
 };
-using Input =
-    std::variant<kvpb::PeerBatch, WriteInput, ReadInput, ScanInput, LockInput, LocksInput>;
+struct TxnInput {
+  TxnRequest req;
+  std::function<void(TxnResponse)> done;
+};
+struct TxnsInput {
+  TxnListRequest req;
+  std::function<void(TxnListResponse)> done;
+};
+using Input = std::variant<kvpb::PeerBatch, WriteInput, ReadInput, ScanInput, LockInput, LocksInput,
+                           TxnInput, TxnsInput>;
 
 template <typename Response>
 Response Refusal(ErrorCode code, const char* why) {
@@ -94,7 +102,11 @@ void Node::Impl::Run() {
     {
       std::unique_lock<std::mutex> lock(mu);
       if (!more_ready) {
-        cv.wait_until(lock, next_tick, [&] { return stopping || !inbox.empty(); });
+        // Wake for the next tick, or sooner for a transaction's retry timer.
+        auto until = next_tick;
+        const int64_t timer = core->MsUntilNextTimer();
+        if (timer >= 0) until = std::min(until, Clock::now() + std::chrono::milliseconds(timer));
+        cv.wait_until(lock, until, [&] { return stopping || !inbox.empty(); });
       }
       if (stopping) break;
       batch.swap(inbox);
@@ -123,9 +135,13 @@ void Node::Impl::Handle(Input& in) {
     core->Scan(std::move(s->req), std::move(s->done));
   } else if (auto* l = std::get_if<LockInput>(&in)) {
     core->Lock(std::move(l->req), std::move(l->done));
+  } else if (auto* ls = std::get_if<LocksInput>(&in)) {
+    core->Locks(std::move(ls->req), std::move(ls->done));
+  } else if (auto* t = std::get_if<TxnInput>(&in)) {
+    core->Txn(std::move(t->req), std::move(t->done));
   } else {
-    auto& ls = std::get<LocksInput>(in);
-    core->Locks(std::move(ls.req), std::move(ls.done));
+    auto& ts = std::get<TxnsInput>(in);
+    core->Txns(std::move(ts.req), std::move(ts.done));
   }
 }
 
@@ -146,6 +162,10 @@ void Node::Impl::FailInbox() {
       l->done(Refusal<LockResponse>(ErrorCode::kUnavailable, "node stopping"));
     } else if (auto* ls = std::get_if<LocksInput>(&in)) {
       ls->done(Refusal<LockListResponse>(ErrorCode::kUnavailable, "node stopping"));
+    } else if (auto* t = std::get_if<TxnInput>(&in)) {
+      t->done(Refusal<TxnResponse>(ErrorCode::kUnavailable, "node stopping"));
+    } else if (auto* ts = std::get_if<TxnsInput>(&in)) {
+      ts->done(Refusal<TxnListResponse>(ErrorCode::kUnavailable, "node stopping"));
     }
   }
 }
@@ -237,6 +257,14 @@ void Node::Lock(LockRequest req, std::function<void(LockResponse)> done) {
 
 void Node::Locks(LockListRequest req, std::function<void(LockListResponse)> done) {
   Submit<LockListResponse, LocksInput>(*impl_, std::move(req), std::move(done));
+}
+
+void Node::Txn(TxnRequest req, std::function<void(TxnResponse)> done) {
+  Submit<TxnResponse, TxnInput>(*impl_, std::move(req), std::move(done));
+}
+
+void Node::Txns(TxnListRequest req, std::function<void(TxnListResponse)> done) {
+  Submit<TxnListResponse, TxnsInput>(*impl_, std::move(req), std::move(done));
 }
 
 ClusterStatus Node::Status() const { return impl_->core->Status(); }

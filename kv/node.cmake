@@ -13,6 +13,10 @@ add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node_route.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_snapshot.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_txn.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_txn_reads.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_txn_recovery.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_txn_shard.cc
 )
 target_link_libraries(kvd_node_common PUBLIC kvd_kv Threads::Threads)
 
@@ -36,10 +40,12 @@ kvd_add_node_library(kvd_node_bug_staged_install KVD_BUG_STAGED_INSTALL)
 kvd_add_node_library(kvd_node_bug_route_by_own_flags KVD_BUG_ROUTE_BY_OWN_FLAGS)
 kvd_add_node_library(kvd_node_bug_ignore_fence KVD_BUG_IGNORE_FENCE)
 kvd_add_node_library(kvd_node_bug_wall_clock_stamps KVD_BUG_WALL_CLOCK_STAMPS)
+kvd_add_node_library(kvd_node_bug_early_txn_answer KVD_BUG_EARLY_TXN_ANSWER)
+kvd_add_node_library(kvd_node_bug_drop_stale_intents KVD_BUG_DROP_STALE_INTENTS)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc
-  ${CMAKE_CURRENT_LIST_DIR}/node_lock_test.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/node_lock_test.cc ${CMAKE_CURRENT_LIST_DIR}/node_txn_test.cc)
 target_link_libraries(kv_node_test PRIVATE kvd_node GTest::gtest_main)
 gtest_discover_tests(kv_node_test PROPERTIES LABELS integration DISCOVERY_TIMEOUT 30)
 

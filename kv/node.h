@@ -52,6 +52,8 @@ class Node final : public KvService {
   void Scan(ScanRequest req, std::function<void(ScanResponse)> done) override;
   void Lock(LockRequest req, std::function<void(LockResponse)> done) override;
   void Locks(LockListRequest req, std::function<void(LockListResponse)> done) override;
+  void Txn(TxnRequest req, std::function<void(TxnResponse)> done) override;
+  void Txns(TxnListRequest req, std::function<void(TxnListResponse)> done) override;
   ClusterStatus Status() const override;
   DirectoryView Directory() const override;
   bool IsReady() const override;

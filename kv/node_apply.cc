@@ -25,6 +25,10 @@ WriteResponse ToWriteResponse(uint64_t shard, const kvpb::Result& r) {
       resp.code = ErrorCode::kFenced;
       resp.message = r.message();
       break;
+    case kvpb::RESULT_CONFLICT:
+      resp.code = ErrorCode::kConflict;
+      resp.message = "the key is held by transaction " + r.intent_txn() + "; nothing applied";
+      break;
     default:
       resp.code = ErrorCode::kInvalidArgument;
       resp.message = r.message().empty() ? "command rejected by the state machine" : r.message();
@@ -104,6 +108,12 @@ void CoreImpl::AnswerCommitted(Replica& r, const std::vector<raftpb::Entry>& ent
     if (a.command.op_case() != kvpb::Command::OP_NOT_SET) r.idle_ticks = 0;
     if (cfg.on_apply) cfg.on_apply(r.shard, a.index, a.command, a.result);
     NoteLockEffects(r, a);
+    NoteTxnEffects(r, a);
+    // A request of this node met a transaction's intent: help that transaction finish.
+    if (a.result.code() == kvpb::RESULT_CONFLICT && a.command.proposer_node() == cfg.node_id &&
+        !a.result.intent_txn().empty() && !stopping) {
+      HelpResolve(r.shard, a.result.intent_txn(), a.result.intent_record_shard());
+    }
     if (a.command.proposer_node() != cfg.node_id) continue;
     auto it = writes.find(a.command.request_id());
     if (it == writes.end()) continue;  // timed out already, or not a client's write
@@ -145,8 +155,9 @@ void CoreImpl::ServeReads(Replica& r) {
     PendingRead& read = it->second;
     if (read.shard == r.shard && read.has_index && read.read_index <= applied) {
       if (read.is_locks) read.locks_now = ShardClockEstimate(r);
-      read.Serve(*r.sm);
-      it = reads.erase(it);
+      PendingRead ready = std::move(read);
+      it = reads.erase(it);  // before serving, which may submit new requests
+      ServeCheckingIntents(r, ready);
     } else {
       ++it;
     }

@@ -24,6 +24,13 @@
 //   KVD_BUG_WALL_CLOCK_STAMPS  leaders stamp entries with the wall clock instead of the
 //                              monotonic one, so a clock step moves the shard clock and ends
 //                              lock leases early.
+// And issue 11's transaction defects, which the node simulator and the Jepsen bank and append
+// workloads must catch:
+//   KVD_BUG_EARLY_TXN_ANSWER   the coordinator answers success once every participant voted
+//                              yes, before the record reached its commit point
+//                              (kvd_bug_early_txn_answer);
+//   KVD_BUG_DROP_STALE_INTENTS a participant drops an intent that outlived the transaction's
+//                              time-to-live without asking the record (kvd_bug_drop_stale_intents).
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -88,6 +95,22 @@ bool HonourFences() {
 
 bool StampWithMonotonicClock() {
 #ifdef KVD_BUG_WALL_CLOCK_STAMPS
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool AnswerAtCommitPoint() {
+#ifdef KVD_BUG_EARLY_TXN_ANSWER
+  return false;
+#else
+  return true;
+#endif
+}
+
+bool AskRecordForStaleIntents() {
+#ifdef KVD_BUG_DROP_STALE_INTENTS
   return false;
 #else
   return true;

@@ -45,6 +45,9 @@ struct NodeConfig {
   int election_ticks = 10;  // election timeout: 1-2 s at 100 ms ticks
   int heartbeat_ticks = 1;
   int64_t request_timeout_ms = 5000;
+  // A cross-shard transaction's record may be aborted by recovery once its shard clock is this far
+  // past its creation (the coordinator has to reach the commit point before then).
+  int64_t txn_ttl_ms = 3000;
   size_t max_pending_requests = 20000;
   size_t max_inbox = 8192;         // queued inbound frames and requests
   uint64_t compact_every = 10000;  // entries applied between log compactions

@@ -76,7 +76,10 @@ void NodeCore::Write(WriteRequest req, std::function<void(WriteResponse)> done) 
     done(WriteError(ErrorCode::kInvalidArgument, "empty key"));
     return;
   }
-  impl_->RouteWrite(req, StampVersion<WriteResponse>(*impl_, std::move(done)), 0);
+  // A key held by a transaction: retried (with backoff) until the request's deadline.
+  const int64_t deadline = impl_->NowMs() + impl_->cfg.request_timeout_ms;
+  impl_->WriteRetryingConflicts(std::move(req),
+                                StampVersion<WriteResponse>(*impl_, std::move(done)), deadline, 0);
 }
 
 void NodeCore::Read(ReadRequest req, std::function<void(ReadResponse)> done) {
@@ -95,8 +98,21 @@ void NodeCore::Locks(LockListRequest req, std::function<void(LockListResponse)> 
   impl_->RouteLockRead(req, StampVersion<LockListResponse>(*impl_, std::move(done)));
 }
 
+void NodeCore::Txn(TxnRequest req, std::function<void(TxnResponse)> done) {
+  impl_->RouteTxn(req, StampVersion<TxnResponse>(*impl_, std::move(done)));
+}
+
+void NodeCore::Txns(TxnListRequest req, std::function<void(TxnListResponse)> done) {
+  impl_->RouteTxnList(req, StampVersion<TxnListResponse>(*impl_, std::move(done)));
+}
+
 void NodeCore::Tick() { impl_->Tick(); }
+int64_t NodeCore::MsUntilNextTimer() const {
+  if (impl_->timers.empty()) return -1;
+  return std::max<int64_t>(0, impl_->timers.begin()->first - impl_->NowMs());
+}
 bool NodeCore::Round() {
+  impl_->RunTimers();
   const bool more = impl_->ProcessReadies();
   impl_->FlushOutbox();
   return more;
@@ -354,7 +370,9 @@ void CoreImpl::HandleRead(PendingRead& read) {
 
 void CoreImpl::Tick() {
   ++ticks;
+  RunTimers();
   for (auto& [shard, r] : replicas) {
+    MaybeRecoverTxns(*r);  // a quiesced group's leader too: a proposal wakes it
     if (StaysQuiet(*r)) continue;
     r->raw->Tick();
     RetryStuckSnapshots(*r);
@@ -394,6 +412,7 @@ void CoreImpl::ExpireRequests() {
 }
 
 void CoreImpl::FailAll(const std::string& why) {
+  stopping = true;  // callbacks below start no new work
   for (auto& [id, w] : writes) {
     counters.writes_unknown++;
     w.done(WriteError(ErrorCode::kTimeout, why + "; write outcome unknown", w.shard));
@@ -402,7 +421,7 @@ void CoreImpl::FailAll(const std::string& why) {
   for (auto& [id, read] : reads) read.Fail(ErrorCode::kUnavailable, why);
   reads.clear();
   for (auto& [id, pf] : forwards) {
-    if (pf.write_done || pf.lock_done) {
+    if (pf.write_done || pf.lock_done || pf.command_done) {
       counters.writes_unknown++;
       pf.Fail(ErrorCode::kTimeout, why + "; outcome unknown");
     } else {
@@ -410,6 +429,16 @@ void CoreImpl::FailAll(const std::string& why) {
     }
   }
   forwards.clear();
+  for (auto& [id, run] : txns) {
+    if (run.answered) continue;
+    TxnResponse resp =
+        run.commit_sent
+            ? ErrorResponse<TxnResponse>(ErrorCode::kTimeout, why + "; transaction outcome unknown")
+            : ErrorResponse<TxnResponse>(ErrorCode::kUnavailable, why);
+    run.done(std::move(resp));
+  }
+  txns.clear();
+  timers.clear();
 }
 
 void CoreImpl::RefreshStatus() {

@@ -61,8 +61,14 @@ class NodeCore {
   // Lock commands and reads (docs/api.md, Locks): routed like writes and reads by the name.
   void Lock(LockRequest req, std::function<void(LockResponse)> done);
   void Locks(LockListRequest req, std::function<void(LockListResponse)> done);
+  // Transactions (docs/api.md, Transactions): this node coordinates; and the in-doubt ones.
+  void Txn(TxnRequest req, std::function<void(TxnResponse)> done);
+  void Txns(TxnListRequest req, std::function<void(TxnListResponse)> done);
   // One logical clock tick (NodeConfig::tick_ms): Raft timers, request deadlines, status.
   void Tick();
+  // Milliseconds until the earliest timer (a transaction's retry) is due, 0 if due now, -1 if
+  // none; Round() runs the due ones. A shell waits no longer than this between rounds.
+  int64_t MsUntilNextTimer() const;
   // One driver round over every replica with a Ready. Returns true if more is ready at once.
   bool Round();
   // Answers every waiting request (node stopping): writes kTimeout, reads kUnavailable.

@@ -20,6 +20,15 @@ using ReadDone = std::function<void(ReadResponse)>;
 using ScanDone = std::function<void(ScanResponse)>;
 using LockDone = std::function<void(LockResponse)>;
 using LockListDone = std::function<void(LockListResponse)>;
+using TxnDone = std::function<void(TxnResponse)>;
+using TxnListDone = std::function<void(TxnListResponse)>;
+// The outcome of a command proposed to a shard (CoreImpl::ProposeToShard): kOk and the applied
+// result, or an error (kTimeout: it may have been applied; any other: it was not).
+using CommandDone = std::function<void(ErrorCode, const std::string&, const kvpb::Result&)>;
+// A shard's transaction records as of its clock (a listing of in-doubt transactions).
+using TxnRecordsDone =
+    std::function<void(ErrorCode, const std::string&,
+                       std::vector<std::pair<std::string, kvpb::TxnRecord>>, int64_t clock_ms)>;
 
 // Request ids: the boot count in the high bits, a per-boot sequence in the low bits, so that an
 // id is never reused by a later incarnation of the node (a late answer to a request of the
@@ -52,6 +61,7 @@ struct PendingRead {
   LockListDone locks_done;
   int64_t locks_now = 0;  // the shard clock estimate lock reads show times by (ServeReads)
   int64_t deadline_ms = 0;
+  int intent_rounds = 0;   // times it met committed intents and was served again after them
   bool has_index = false;  // leadership confirmed; serve once applied reaches read_index
   uint64_t read_index = 0;
 
@@ -80,6 +90,10 @@ bool StampWithMonotonicClock();
 // Whether a write's fence goes into its command: always. These decisions live in
 // kv/node_bug_hooks.cc, where planted-bug test builds change them.
 bool HonourFences();
+// Whether a transaction's coordinator answers success only once the record is COMMITTED: always.
+bool AnswerAtCommitPoint();
+// Whether a participant asks the record before dropping an intent that outlived its TTL: always.
+bool AskRecordForStaleIntents();
 
 // A lock read served from 'sm' (GET /v1/locks[/{name}]); times left are measured from 'now',
 // an estimate of the shard clock (CoreImpl::ShardClockEstimate), for display only.
@@ -116,6 +130,11 @@ struct Replica {
   std::map<std::string, uint64_t> lock_tick_sent;  // name -> tick a LockTick was proposed
   int64_t last_stamp_seen = 0;  // applied().last_stamp_ms() as of stamp_seen_at (local time)
   int64_t stamp_seen_at = 0;
+  // Transactions as applied here (node_txn_recovery.cc): the records this shard holds, the
+  // transactions prepared here, and when recovery last acted on each (tick).
+  std::map<std::string, kvpb::TxnRecord> txn_records;
+  std::map<std::string, TxnEffects::Prepared> txn_prepared;
+  std::map<std::string, uint64_t> txn_recovery_tick;
 };
 
 // Where one driver round's time went, phase by phase (for the slow-round log).
@@ -144,6 +163,11 @@ struct Counters {
   // Locks, as answered to this node's clients: grants, refusals (held), fenced answers (writes,
   // keepalives, releases), and LockTicks this node proposed as a leader.
   std::atomic<uint64_t> lock_grants{0}, lock_held{0}, fenced{0}, lock_ticks{0};
+  // Transactions this node coordinated: committed (single- and cross-shard), aborted or failed,
+  // attempts that met another transaction's intents, outcomes unknown; their latency; and
+  // transactions this node's recovery finished (aborted or resolved) for dead coordinators.
+  std::atomic<uint64_t> txn_single{0}, txn_cross{0}, txn_failed{0}, txn_conflicts{0};
+  std::atomic<uint64_t> txn_unknown{0}, txn_micros{0}, txn_recoveries{0}, txn_recovery_micros{0};
 };
 
 // A request this node forwarded to a node hosting the key's shard (node_route.cc), waiting for
@@ -156,12 +180,34 @@ struct PendingForward {
   ScanDone scan_done;
   LockDone lock_done;
   LockListDone locks_done;
+  CommandDone command_done;
+  TxnRecordsDone records_done;
   int64_t extra_wait_ms = 0;  // a lock acquire may wait this long on top of the request timeout
 
   // Answers with an error that applied nothing (a write whose request may have been applied is
   // answered kTimeout by the caller instead).
   void Fail(ErrorCode code, const std::string& why);
   void Answer(const kvpb::ForwardedResponse& r);
+};
+
+// One client transaction at the node that coordinates it (node_txn.cc). Everything it knows
+// that matters after a crash is in Raft (the record, the intents); this is only the request.
+struct TxnRun {
+  TxnRequest req;
+  TxnDone done;
+  int64_t started_ms = 0;
+  int64_t deadline_ms = 0;  // the client is answered by then
+  int attempt = 0;
+  bool answered = false;
+  // The current attempt (cross-shard).
+  std::string txn_id;
+  uint64_t record_shard = 0;
+  std::map<uint64_t, kvpb::TxnPrepare> parts;  // by participant shard
+  std::map<uint64_t, kvpb::TxnVote> votes;
+  size_t waiting = 0;                  // prepares not yet answered
+  ErrorCode refusal = ErrorCode::kOk;  // the first refusing participant's answer
+  std::string refusal_message;
+  bool commit_sent = false;  // a TxnDecide(COMMITTED) was proposed: the outcome may be commit
 };
 
 struct CoreImpl {
@@ -198,6 +244,12 @@ struct CoreImpl {
     bool snapshot, failed;
   };
   std::vector<Deferred> deferred;
+  // Transactions this node coordinates, by run id; timers (retries, backoff) by due time.
+  std::map<uint64_t, TxnRun> txns;
+  std::multimap<int64_t, std::function<void()>> timers;
+  std::map<std::string, uint64_t> txn_helping;  // blocking transactions being resolved: tick
+  uint64_t txn_rng = 0;
+  bool stopping = false;
 
   // node_core.cc
   uint64_t NextRequestId();
@@ -248,6 +300,50 @@ struct CoreImpl {
   // The shard clock now, estimated for display: the applied clock plus the local time since
   // this replica applied the latest stamp (exact on the leader that stamped it). Never decides.
   int64_t ShardClockEstimate(const Replica& r) const;
+
+  // node_txn.cc: transactions, coordinated by the node that took the request
+  void RouteTxn(TxnRequest& req, TxnDone done);
+  void StartTxnAttempt(uint64_t run);
+  void OnTxnExecuted(uint64_t run, uint64_t shard, ErrorCode code, const std::string& why,
+                     const kvpb::Result& res);
+  void OnTxnBegun(uint64_t run, ErrorCode code, const std::string& why, const kvpb::Result& res);
+  void OnTxnPrepared(uint64_t run, uint64_t shard, ErrorCode code, const std::string& why,
+                     const kvpb::Result& res);
+  void DecideTxn(uint64_t run);
+  void OnTxnDecided(uint64_t run, ErrorCode code, const std::string& why, const kvpb::Result& res);
+  void RetryTxnOrFail(uint64_t run, ErrorCode code, const std::string& why);
+  void AnswerTxn(uint64_t run, TxnResponse resp);
+  void OnTxnDeadline(uint64_t run);
+  // A plain write that met a transaction's intent is retried until its deadline.
+  void WriteRetryingConflicts(WriteRequest req, WriteDone done, int64_t deadline_ms, int attempt);
+  int64_t Backoff(int attempt);
+  void After(int64_t delay_ms, std::function<void()> fn);
+  void RunTimers();
+
+  // node_txn_shard.cc: transaction commands for a shard, wherever it is hosted
+  void ProposeToShard(uint64_t shard, kvpb::Command cmd, CommandDone done, uint32_t hops);
+  void ServeForwardedTxn(const kvpb::ForwardedRequest& f, uint32_t hops,
+                         std::function<void(kvpb::ForwardedResponse)> reply);
+  // Asks the record of 'txn' (aborting it if pending past its deadline) and resolves its intents
+  // in 'shard' if it is decided: what a request that met its intent does, once per transaction
+  // at a time.
+  void HelpResolve(uint64_t shard, const std::string& txn, uint64_t record_shard);
+  // Decided: resolves every participant, then forgets the record (any node, any time).
+  void FinishTxn(const std::string& txn, uint64_t record_shard, std::vector<uint64_t> participants,
+                 bool commit, bool succeeded, int64_t recovery_started_ms);
+  void RouteTxnList(TxnListRequest& req, TxnListDone done);
+  void ReadTxnRecords(uint64_t shard, TxnRecordsDone done, uint32_t hops);
+
+  // node_txn_reads.cc: serves a read that reached its index. One that meets intents is answered
+  // as of before them if their transactions are not committed, else after resolving them.
+  void ServeCheckingIntents(Replica& r, PendingRead& read);
+
+  // node_txn_recovery.cc: every replica tracks the records and prepared transactions it holds;
+  // the leader of a record's shard aborts it past its deadline and finishes decided ones, and a
+  // participant's leader asks the record about intents that outlived their TTL.
+  void NoteTxnEffects(Replica& r, const AppliedCommand& a);
+  void LoadTxnState(Replica& r);
+  void MaybeRecoverTxns(Replica& r);
 
   // node_quiesce.cc: idle groups stop ticking
   void Wake(Replica& r) {

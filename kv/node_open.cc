@@ -167,6 +167,7 @@ raft::Status NodeCore::Open(NodeConfig cfg, Transport* transport, std::unique_pt
     r->last_compacted = r->log->snapshot_metadata().index();
     r->applied_index = r->sm->applied().index();
     impl->LoadLockEvents(*r);
+    impl->LoadTxnState(*r);
     impl->replicas.emplace(shard, std::move(r));
   }
   impl->LoadDirectory();

@@ -62,7 +62,7 @@ kvpb::ForwardedResponse FromScan(ScanResponse sc) {
 
 ErrorCode CodeOf(uint32_t c) {
   return c <= static_cast<uint32_t>(ErrorCode::kConflict) ? static_cast<ErrorCode>(c)
-                                                        : ErrorCode::kUnavailable;
+                                                          : ErrorCode::kUnavailable;
 }
 
 // The pages of a multi-shard scan, merged once every shard answered. A shard that stopped early
@@ -118,6 +118,8 @@ void PendingForward::Fail(ErrorCode code, const std::string& why) {
     return lock_done(LockError(code, why, shard));
   }
   if (locks_done) return locks_done(LockListError(code, why));
+  if (command_done) return command_done(code, why, kvpb::Result());
+  if (records_done) return records_done(code, why, {}, 0);
   scan_done(ScanError(code, why));
 }
 
@@ -139,6 +141,15 @@ void PendingForward::Answer(const kvpb::ForwardedResponse& r) {
   }
   if (lock_done) return lock_done(LockFromForwarded(r, code));
   if (locks_done) return locks_done(LockListFromForwarded(r, code));
+  if (command_done) return command_done(code, r.message(), r.lock_result());
+  if (records_done) {
+    std::vector<std::pair<std::string, kvpb::TxnRecord>> records;
+    for (const kvpb::TxnStatePair& p : r.txns()) {
+      kvpb::TxnRecord rec;
+      if (rec.ParseFromString(p.value())) records.emplace_back(p.key(), std::move(rec));
+    }
+    return records_done(code, r.message(), std::move(records), r.clock_ms());
+  }
   ScanResponse sc = ScanError(code, r.message());
   sc.more = r.more();
   for (const auto& p : r.items()) sc.items.emplace_back(p.key(), p.record());
@@ -391,6 +402,9 @@ void CoreImpl::ServeForwarded(uint64_t from, const kvpb::ForwardedRequest& f) {
       return LockReadShard(
           f.shard(), req, [reply](LockListResponse l) { reply(ForwardedFromLockList(l)); }, hops);
     }
+    case 6:
+    case 7:
+      return ServeForwardedTxn(f, hops, reply);
     default:
       return reply(FromWrite(WriteError(ErrorCode::kInvalidArgument, "unknown request kind")));
   }
@@ -412,7 +426,7 @@ void CoreImpl::ExpireForwards(int64_t now) {
     }
     PendingForward pf = std::move(it->second);
     it = forwards.erase(it);
-    if (pf.write_done || pf.lock_done) {  // it may have reached the shard and been applied
+    if (pf.write_done || pf.lock_done || pf.command_done) {  // it may have been applied
       counters.writes_unknown++;
       pf.Fail(ErrorCode::kTimeout, "outcome unknown: the node it was forwarded to did not answer");
     } else {

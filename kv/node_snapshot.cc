@@ -123,6 +123,7 @@ void CoreImpl::InstallAcceptedSnapshot(Replica& r, const raftpb::Snapshot& snaps
   r.last_compacted = snapshot.metadata().index();
   counters.snapshots_installed++;
   LoadLockEvents(r);
+  LoadTxnState(r);
   if (r.shard == kMetaShard) LoadDirectory();
   if (cfg.log) {
     cfg.log("shard " + std::to_string(r.shard) + ": installed a snapshot at index " +

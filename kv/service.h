@@ -185,9 +185,9 @@ struct TxnOp {
 
 // Bounds a node enforces on a transaction (the HTTP layer checks them first, with 400).
 inline constexpr size_t kMaxTxnCompares = 128;
-inline constexpr size_t kMaxTxnOps = 128;         // per branch
-inline constexpr size_t kMaxTxnKeys = 256;        // distinct keys over compares and both branches
-inline constexpr size_t kMaxTxnBytes = 4 << 20;   // keys and values together
+inline constexpr size_t kMaxTxnOps = 128;        // per branch
+inline constexpr size_t kMaxTxnKeys = 256;       // distinct keys over compares and both branches
+inline constexpr size_t kMaxTxnBytes = 4 << 20;  // keys and values together
 
 // All compares hold -> the success ops run, else the failure ops, in order, atomically and
 // strictly serializably with every other operation; keys may live in any shards. Ops of one
@@ -196,8 +196,8 @@ struct TxnRequest {
   std::vector<TxnCompare> compare;
   std::vector<TxnOp> success;
   std::vector<TxnOp> failure;
-  std::optional<Fence> fence;      // X-Fence: applies to every key the transaction writes
-  std::string client_id;           // with seq: exactly-once (single-shard transactions only)
+  std::optional<Fence> fence;  // X-Fence: applies to every key the transaction writes
+  std::string client_id;       // with seq: exactly-once (single-shard transactions only)
   uint64_t seq = 0;
   uint64_t directory_version = 0;
 };
@@ -205,10 +205,10 @@ struct TxnRequest {
 struct TxnOpResult {
   TxnOpType type = TxnOpType::kGet;
   std::string key;
-  bool found = false;     // get: the key exists (value, version set)
-  std::string value;      // get
-  uint64_t version = 0;   // get: the key's version; put: its new version
-  bool deleted = false;   // delete: the key existed
+  bool found = false;    // get: the key exists (value, version set)
+  std::string value;     // get
+  uint64_t version = 0;  // get: the key's version; put: its new version
+  bool deleted = false;  // delete: the key existed
 };
 
 // kOk: succeeded says which branch ran; results are its ops' results, in order. revision: the
@@ -231,8 +231,8 @@ struct TxnResponse {
 // resolved everywhere.
 struct TxnInfo {
   std::string id;
-  std::string state;  // "pending", "committed", "aborted"
-  int64_t age_ms = 0;  // since the record was written, by its shard's clock
+  std::string state;          // "pending", "committed", "aborted"
+  int64_t age_ms = 0;         // since the record was written, by its shard's clock
   int64_t expires_in_ms = 0;  // pending: until recovery may abort it (0: it may now)
   uint64_t record_shard = 0;
   std::vector<uint64_t> participants;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "kv/lock_apply.h"
+#include "kv/txn_apply.h"
 #include "proto/kv.pb.h"
 #include "proto/raft.pb.h"
 #include "raft/status.h"
@@ -81,6 +82,7 @@ struct AppliedCommand {
   kvpb::Command command;  // as decoded from the entry (for matching waiting requests)
   kvpb::Result result;
   LockEffects locks;  // lock commands: waiters woken, and when the lock is next due
+  TxnEffects txn;     // transaction commands: records and prepared transactions changed
 };
 
 // Result.message of a RESULT_QUEUED answer to a retried acquire (same Idempotency-Key) that is
@@ -145,6 +147,18 @@ class ShardStateMachine {
                          std::string* resume) const;
   static constexpr size_t kMaxLocksExamined = 100000;
   raft::Status LockEvents(std::map<std::string, int64_t>* out) const;
+
+  // Transactions as applied here (reads; any thread; kv/state_machine_txn.cc). GetIntent: the
+  // transaction holding 'key', if any. Intents: those on keys with 'prefix', after 'after' and
+  // (if 'until' is not empty) at most 'until', at most 'limit'. TxnRecords: the records this
+  // shard holds (at most 'limit'), by id. PreparedTxns: every prepared transaction here.
+  raft::Status GetIntent(const std::string& key, std::optional<kvpb::TxnIntent>* out) const;
+  raft::Status Intents(const std::string& prefix, const std::string& after,
+                       const std::string& until, size_t limit,
+                       std::vector<std::pair<std::string, kvpb::TxnIntent>>* out) const;
+  raft::Status TxnRecords(size_t limit,
+                          std::vector<std::pair<std::string, kvpb::TxnRecord>>* out) const;
+  raft::Status PreparedTxns(std::vector<std::pair<std::string, TxnEffects::Prepared>>* out) const;
 
   // Snapshot streaming: reads a consistent image of the shard (data, sessions, locks, fences,
   // applied state)

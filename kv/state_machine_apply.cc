@@ -12,6 +12,7 @@
 #include "kv/keys.h"
 #include "kv/lock_apply.h"
 #include "kv/state_machine.h"
+#include "kv/txn_apply.h"
 #include "raft/check.h"
 
 namespace kvd::kv {
@@ -86,8 +87,8 @@ raft::Status ExecuteDirectoryOp(const kvpb::Command& c, uint64_t index, uint64_t
 // hold. *key_delta: +1 when a key was created, -1 when one was deleted. Lock commands go to
 // lock_apply.h.
 raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
-                       Overlay* overlay, kvpb::Result* r, int64_t* key_delta,
-                       LockEffects* effects) {
+                       Overlay* overlay, kvpb::Result* r, int64_t* key_delta, LockEffects* effects,
+                       TxnEffects* txn_effects) {
   if (c.op_case() == kvpb::Command::kDirectoryInit || c.op_case() == kvpb::Command::kShardReport) {
     return ExecuteDirectoryOp(c, index, shard, overlay, r);
   }
@@ -97,6 +98,13 @@ raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, i
       return raft::Status::Ok();
     }
     return ExecuteLockOp(c, index, shard, now, overlay, r, effects);
+  }
+  if (IsTxnOp(c)) {
+    if (shard == kMetaShard || c.format() != kCommandFormat) {
+      *r = Invalid(index);
+      return raft::Status::Ok();
+    }
+    return ExecuteTxnOp(c, index, shard, now, overlay, r, key_delta, txn_effects);
   }
   const bool is_put = c.op_case() == kvpb::Command::kPut;
   if (c.format() != kCommandFormat || (!is_put && c.op_case() != kvpb::Command::kDelete)) {
@@ -110,6 +118,9 @@ raft::Status ExecuteOp(const kvpb::Command& c, uint64_t index, uint64_t shard, i
     *r = Invalid(index);
     return raft::Status::Ok();
   }
+  bool held = false;  // a prepared transaction holds the key: refused, nothing applied
+  raft::Status held_status = CheckIntent(key, shard, index, overlay, r, &held);
+  if (!held_status.ok() || held) return held_status;
   const kvpb::Fence* fence = nullptr;
   if (is_put ? c.put().has_fence() : c.delete_().has_fence()) {
     fence = is_put ? &c.put().fence() : &c.delete_().fence();
@@ -187,7 +198,7 @@ void AdvanceClock(const kvpb::Command& c, uint64_t term, kvpb::AppliedState* app
 // A command with its exactly-once bookkeeping, at shard time 'now' (AppliedState.clock_ms).
 raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard, int64_t now,
                           int64_t ttl_ms, Overlay* overlay, kvpb::Result* r, int64_t* key_delta,
-                          LockEffects* effects) {
+                          LockEffects* effects, TxnEffects* txn_effects) {
   if (index % kSessionSweepInterval == 0) {
     raft::Status s = SweepSessions(now, ttl_ms, shard, overlay);
     if (!s.ok()) return s;
@@ -199,7 +210,7 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
     return raft::Status::Ok();
   }
   if (c.client_id().empty()) {
-    return ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects);
+    return ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects, txn_effects);
   }
   if (c.seq() == 0) {
     *r = Invalid(index);
@@ -220,8 +231,10 @@ raft::Status ApplyCommand(const kvpb::Command& c, uint64_t index, uint64_t shard
     // A queued acquire's retry: still waiting, and this entry is not the waiter.
     if (r->code() == kvpb::RESULT_QUEUED) r->set_message(kDuplicateWaiter);
   } else {
-    s = ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects);
+    s = ExecuteOp(c, index, shard, now, overlay, r, key_delta, effects, txn_effects);
     if (!s.ok()) return s;
+    // A key held by a transaction: nothing applied, and the same seq may be retried.
+    if (r->code() == kvpb::RESULT_CONFLICT) return raft::Status::Ok();
     session.emplace();
     session->set_seq(c.seq());
     *session->mutable_result() = *r;
@@ -282,8 +295,9 @@ raft::Status ShardStateMachine::Stage(const std::vector<raftpb::Entry>& entries,
       } else {
         AdvanceClock(ac.command, e.term(), &applied);
         int64_t key_delta = 0;
-        raft::Status s = ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(),
-                                      session_ttl_ms_, &overlay, &ac.result, &key_delta, &ac.locks);
+        raft::Status s =
+            ApplyCommand(ac.command, e.index(), shard_, applied.clock_ms(), session_ttl_ms_,
+                         &overlay, &ac.result, &key_delta, &ac.locks, &ac.txn);
         if (!s.ok()) return s;
         applied.set_key_count(
             static_cast<uint64_t>(static_cast<int64_t>(applied.key_count()) + key_delta));

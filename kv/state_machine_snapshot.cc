@@ -142,6 +142,18 @@ raft::Status ShardStateMachine::ReadSnapshot(
       return raft::Status::Ok();
     }
   }
+  for (const char kind : keys::kTxnKinds) {
+    const std::string prefix = keys::TxnStatePrefix(kind, shard_);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      kvpb::TxnStatePair pair;
+      pair.set_kind(static_cast<uint32_t>(kind));
+      pair.set_key(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+      pair.set_value(it->value().data(), it->value().size());
+      if (!writer.Add(std::move(pair), &kvpb::SnapshotChunk::mutable_txn_state)) {
+        return raft::Status::Ok();
+      }
+    }
+  }
   if (!it->status().ok()) return FromLevelDb(it->status(), "kvdb snapshot");
   writer.Finish();
   return raft::Status::Ok();
@@ -165,8 +177,10 @@ raft::Status ShardStateMachine::InstallSnapshot(const std::vector<kvpb::Snapshot
 
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  for (const std::string& prefix : {keys::DataPrefix(shard_), keys::SessionPrefix(shard_),
-                                    keys::LockPrefix(shard_), keys::FencePrefix(shard_)}) {
+  std::vector<std::string> prefixes = {keys::DataPrefix(shard_), keys::SessionPrefix(shard_),
+                                       keys::LockPrefix(shard_), keys::FencePrefix(shard_)};
+  for (const char kind : keys::kTxnKinds) prefixes.push_back(keys::TxnStatePrefix(kind, shard_));
+  for (const std::string& prefix : prefixes) {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       batch.Delete(it->key());
     }
@@ -188,6 +202,15 @@ raft::Status ShardStateMachine::InstallSnapshot(const std::vector<kvpb::Snapshot
     for (const kvpb::FencePair& pair : chunk.fences()) {
       if (pair.key().empty()) return invalid("empty fenced key");
       batch.Put(keys::FenceKey(shard_, pair.key()), pair.record().SerializeAsString());
+    }
+    for (const kvpb::TxnStatePair& pair : chunk.txn_state()) {
+      const char kind = static_cast<char>(pair.kind());
+      if (pair.kind() > 0x7f ||
+          std::string_view(keys::kTxnKinds, 4).find(kind) == std::string_view::npos ||
+          pair.key().empty()) {
+        return invalid("bad transaction state");
+      }
+      batch.Put(keys::TxnStateKey(kind, shard_, pair.key()), pair.value());
     }
   }
   batch.Put(keys::AppliedKey(shard_), applied.SerializeAsString());
