@@ -28,7 +28,9 @@ bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
   for (const HistoryOp& op : ops) {
     out << "{\"worker\":" << op.worker << ",\"process\":" << op.process
         << ",\"f\":" << JsonQuote(op.f) << ",\"key\":" << JsonQuote(op.key);
-    if (op.f != "read" && op.f != "scan") out << ",\"value\":" << JsonOptional(op.value);
+    if (op.f != "read" && op.f != "scan" && op.mops.empty()) {
+      out << ",\"value\":" << JsonOptional(op.value);
+    }
     if (op.f == "cas") {
       out << ",\"expected\":" << JsonOptional(op.expected);
       if (op.if_version) out << ",\"if_version\":" << *op.if_version;
@@ -38,6 +40,19 @@ bool WriteJsonl(const std::vector<HistoryOp>& ops, const std::string& path) {
       out << ",\"result\":" << JsonOptional(op.result);
     }
     if (!op.error.empty()) out << ",\"error\":" << JsonQuote(op.error);
+    if (!op.mops.empty()) {
+      // [f, key, value]: a read's value only when the transaction is ok (else it saw nothing).
+      out << ",\"txn\":[";
+      for (size_t i = 0; i < op.mops.size(); ++i) {
+        const Mop& m = op.mops[i];
+        const bool seen = m.f != "r" || op.outcome == lincheck::Outcome::kOk;
+        out << (i ? "," : "") << "[" << JsonQuote(m.f) << "," << JsonQuote(m.key) << ","
+            << (seen ? JsonOptional(m.value) : "null") << "]";
+      }
+      out << "],\"shards\":[";
+      for (size_t i = 0; i < op.txn_shards.size(); ++i) out << (i ? "," : "") << op.txn_shards[i];
+      out << "],\"revision\":" << op.revision;
+    }
     if (!op.lock.empty()) {
       out << ",\"lock\":" << JsonQuote(op.lock) << ",\"token\":" << op.token
           << ",\"revision\":" << op.revision << ",\"version\":" << op.version

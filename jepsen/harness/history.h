@@ -17,10 +17,23 @@
 
 namespace kvd::jepsen {
 
+// One micro-operation of a transaction (the bank and append workloads, txn_client.h):
+//   "r": a read of `key`; `value` is what it saw (append: the list, "" when empty or absent;
+//        bank: the balance, nullopt when absent). Only meaningful in an ok operation.
+//   "append": appends the element `value` to the list at `key`.
+//   "w": writes `value` to `key` (a bank balance).
+struct Mop {
+  std::string f;
+  std::string key;
+  std::optional<std::string> value;
+};
+
 struct HistoryOp {
   int worker = 0;       // -1 for the final reads after healing
   int64_t process = 0;  // a worker takes a new process id after an unknown outcome
-  std::string f;        // "read" | "write" | "cas" | "add" | "scan" | "acquire" | "release"
+  // "read" | "write" | "cas" | "add" | "scan" | "acquire" | "release" | "keepalive"; the
+  // transactions: "txn" (append), "setup", "read_pair", "transfer", "read_all" (bank)
+  std::string f;
   std::string key;
   std::optional<std::string> value;     // write/cas/add: the value written
   std::optional<std::string> expected;  // cas: the value compared against (nullopt = absent)
@@ -39,6 +52,10 @@ struct HistoryOp {
   uint64_t revision = 0;
   uint64_t version = 0;
   bool stale = false;
+  // Transactions (bank, append): the micro-operations, and the participant shards the answer
+  // listed (its "shards"; empty unless ok).
+  std::vector<Mop> mops;
+  std::vector<uint64_t> txn_shards;
   int64_t call_ns = 0;
   int64_t ret_ns = 0;
 };

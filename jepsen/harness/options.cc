@@ -16,6 +16,10 @@ const char* WorkloadName(Workload w) {
       return "set";
     case Workload::kLock:
       return "lock";
+    case Workload::kBank:
+      return "bank";
+    case Workload::kAppend:
+      return "append";
   }
   return "?";
 }
@@ -62,8 +66,8 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
                  "Data shards (kvd --shards; --replication 3, or every node with one shard)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--workload", workload, "register | set | lock")
-      ->check(CLI::IsMember({"register", "set", "lock"}))
+  app.add_option("--workload", workload, "register | set | lock | bank | append")
+      ->check(CLI::IsMember({"register", "set", "lock", "bank", "append"}))
       ->capture_default_str();
   app.add_option("--nemesis", nemesis,
                  "none, or a comma-separated subset of kill,pause,partition,ring,bridge,loss,delay")
@@ -131,15 +135,26 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--lock-other-shard", o.lock_other_shard,
                  "lock: 1 = each lock in another shard than its key (needs --shards >= 2)")
       ->capture_default_str();
+  app.add_option("--accounts", o.accounts, "bank: accounts, spread over the shards")
+      ->check(CLI::Range(2, 100))
+      ->capture_default_str();
+  app.add_option("--txn-keys", o.txn_keys, "append: keys in use at a time, spread over the shards")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--txn-ops-per-key", o.txn_ops_per_key,
+                 "append: micro-ops per key before a fresh key replaces it")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     *exit_code = app.exit(e);
     return std::nullopt;
   }
-  o.workload = workload == "set"    ? Workload::kSet
-               : workload == "lock" ? Workload::kLock
-                                    : Workload::kRegister;
+  for (Workload w :
+       {Workload::kRegister, Workload::kSet, Workload::kLock, Workload::kBank, Workload::kAppend}) {
+    if (workload == WorkloadName(w)) o.workload = w;
+  }
   if (o.lock_other_shard && o.shards < 2) {
     std::fprintf(stderr, "--lock-other-shard needs --shards 2 or more\n");
     *exit_code = 2;

@@ -12,7 +12,7 @@
 
 namespace kvd::jepsen {
 
-enum class Workload { kRegister, kSet, kLock };
+enum class Workload { kRegister, kSet, kLock, kBank, kAppend };
 // kill -9 / SIGSTOP a node; partition: isolate a node, the leader, or a minority holding the
 // leader; ring and bridge: overlapping majorities (topology.h); loss: drop a fraction of peer
 // packets; delay: tc netem on peer packets.
@@ -66,7 +66,16 @@ struct Options {
   int lock_wait_ms = 2000;
   double lock_stall_probability = 0.1;
   bool lock_other_shard = false;
+  // bank (bank_workload.h): accounts, spread over the shards.
+  int accounts = 8;
+  // append (append_workload.h): keys in use at a time, spread over the shards; micro-ops per
+  // key before it is retired and a fresh one takes its place.
+  int txn_keys = 8;
+  int txn_ops_per_key = 64;
 };
+
+// The workloads made of transactions (POST /v1/txn).
+inline bool IsTxnWorkload(Workload w) { return w == Workload::kBank || w == Workload::kAppend; }
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code);

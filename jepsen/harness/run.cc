@@ -26,6 +26,7 @@
 #include "jepsen/harness/set_check.h"
 #include "jepsen/harness/shard_check.h"
 #include "jepsen/harness/summary.h"
+#include "jepsen/harness/txn_run.h"
 #include "jepsen/harness/workload.h"
 
 namespace kvd::jepsen {
@@ -204,6 +205,7 @@ int Run(const Options& o) {
   Workers workers(o, cluster.HttpAddresses(), history, start, shard_of);
   std::optional<LockWorkers> lock_workers;
   std::set<uint64_t> lock_shards;  // the shards the lock workload's locks and keys live in
+  std::optional<TxnRun> txn_run;   // bank, append
   if (o.workload == Workload::kLock) {
     std::vector<LockTarget> targets = LockTargets(
         o.lock_count, o.lock_other_shard,
@@ -220,6 +222,17 @@ int Run(const Options& o) {
     }
     lock_workers.emplace(o, cluster.HttpAddresses(), history, start, std::move(targets));
     lock_workers->Start();
+  } else if (IsTxnWorkload(o.workload)) {
+    txn_run.emplace(o, cluster.HttpAddresses(), history, start, *ring);
+    for (const std::string& line : txn_run->Describe()) nemesis.Log(line);
+    std::string error;
+    if (!txn_run->Setup(&error)) {
+      std::cerr << "kvd_jepsen: " << WorkloadName(o.workload) << " setup failed: " << error
+                << std::endl;
+      cluster.StopAll();
+      return 2;
+    }
+    txn_run->Start();
   } else {
     workers.Start();
   }
@@ -229,6 +242,7 @@ int Run(const Options& o) {
   nemesis.Stop();
   workers.Stop();
   if (lock_workers) lock_workers->Stop();
+  if (txn_run) txn_run->Stop();
   summary.workload_s = SinceNs(start) / 1e9;
   nemesis.HealAll();
   if (partitioner) partitioner->Teardown();
@@ -239,7 +253,9 @@ int Run(const Options& o) {
   nemesis.Log("after healing: leader n" + std::to_string(summary.leader_after_heal));
   if (summary.leader_after_heal == 0) summary.vacuity.push_back("no leader after healing");
   const std::chrono::seconds final_timeout(g_interrupted ? 5 : 30);
-  if (o.workload != Workload::kSet) {
+  if (txn_run) {
+    txn_run->FinalReads(final_timeout, summary);
+  } else if (o.workload != Workload::kSet) {
     const auto keys = lock_workers ? lock_workers->Keys() : workers.RegisterKeys();
     summary.final_reads = static_cast<int>(keys.size());
     summary.final_reads_failed =
@@ -264,7 +280,7 @@ int Run(const Options& o) {
   summary.Count(ops);
   summary.faults = nemesis.records();
 
-  if (o.workload != Workload::kSet) {
+  if (o.workload == Workload::kRegister || o.workload == Workload::kLock) {
     lincheck::CheckOptions copts;
     copts.time_budget = std::chrono::milliseconds(static_cast<int64_t>(o.checker_budget_s * 1000));
     copts.threads = 2;
@@ -282,6 +298,7 @@ int Run(const Options& o) {
     for (const std::string& a : summary.lock_result->anomalies) summary.anomalies.push_back(a);
     for (const std::string& v : summary.lock_result->vacuity) summary.vacuity.push_back(v);
   }
+  if (txn_run) txn_run->Check(ops, summary);
   if (o.workload == Workload::kSet) {
     const SetCheckResult& s = *summary.set_result;
     if (!s.lost.empty())
@@ -325,8 +342,11 @@ int Run(const Options& o) {
   const bool hits_leader = std::any_of(kinds.begin(), kinds.end(), TargetsLeader);
   if (hits_leader && summary.leader_changes == 0)
     summary.vacuity.push_back("no leader change observed");
-  // The lock workload uses only the shards of its locks and keys.
-  const size_t shards_used = lock_workers ? lock_shards.size() : static_cast<size_t>(o.shards);
+  // The lock workload uses only the shards of its locks and keys, the transactions those of
+  // their keys.
+  const size_t shards_used = lock_workers ? lock_shards.size()
+                             : txn_run    ? txn_run->KeyShards().size()
+                                          : static_cast<size_t>(o.shards);
   if (summary.shard_check->touched.size() < shards_used)
     summary.vacuity.push_back("ok answers came from only " +
                               std::to_string(summary.shard_check->touched.size()) + " of " +

@@ -101,6 +101,8 @@ std::vector<std::string> Summary::Lines() const {
                 Format("%.1f ms", s.elapsed_ms));
   }
   if (lock_result) l.push_back(LockSummaryLine(*lock_result));
+  if (bank_result) l.push_back(BankSummaryLine(*bank_result));
+  if (append_result) l.push_back(AppendSummaryLine(*append_result));
   for (const std::string& a : anomalies) l.push_back("ANOMALY: " + a);
   for (const std::string& v : vacuity) l.push_back("NOT PROVEN: " + v);
   l.push_back("output: " + out_dir);
@@ -187,6 +189,39 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"ok\": " << k.keepalives_ok << ", \"fenced\": " << k.keepalives_fenced
         << ", \"other\": " << k.keepalives_other << "}, \"keys_checked\": " << k.keys_checked
         << "}";
+  }
+  if (bank_result) {
+    const auto& b = *bank_result;
+    out << ",\n  \"bank\": {\"valid\": " << (b.valid() ? "true" : "false")
+        << ", \"transfers\": {\"total\": " << b.transfers << ", \"ok\": " << b.transfers_ok
+        << ", \"cross_shard\": " << b.transfers_cross_shard
+        << ", \"compare_failed\": " << b.transfers_compare_failed
+        << ", \"refused\": " << b.transfers_refused << ", \"unknown\": " << b.transfers_unknown
+        << "}, \"reads\": {\"total\": " << b.reads << ", \"ok\": " << b.reads_ok
+        << ", \"cross_shard\": " << b.reads_cross_shard << ", \"failed\": " << b.reads_failed
+        << ", \"unknown\": " << b.reads_unknown << "}, \"pair_reads\": {\"total\": " << b.pair_reads
+        << ", \"ok\": " << b.pair_reads_ok
+        << "}, \"final_read_ok\": " << (b.final_read_ok ? "true" : "false")
+        << ", \"final_total\": " << b.final_total << "}";
+  }
+  if (append_result) {
+    const auto& a = *append_result;
+    out << ",\n  \"append\": {\"valid\": " << (a.valid() ? "true" : "false")
+        << ", \"txns\": {\"total\": " << a.txns << ", \"ok\": " << a.txns_ok
+        << ", \"compare_failed\": " << a.txns_compare_failed << ", \"refused\": " << a.txns_refused
+        << ", \"unknown\": " << a.txns_unknown << "}, \"ok_with_appends\": " << a.ok_with_appends
+        << ", \"cross_shard_ok\": " << a.cross_shard_ok
+        << ", \"cross_shard_writes\": " << a.cross_shard_writes
+        << ", \"appends_ok\": " << a.appends_ok << ", \"reads_ok\": " << a.reads_ok
+        << ", \"keys\": " << a.keys << ", \"unknown_included\": " << a.unknown_included
+        << ", \"graph\": {\"nodes\": " << a.nodes << ", \"edges\": " << a.edges
+        << ", \"ww\": " << a.ww << ", \"wr\": " << a.wr << ", \"rw\": " << a.rw
+        << ", \"rt\": " << a.rt << "}, \"anomaly_counts\": {";
+    size_t i = 0;
+    for (const auto& [kind, count] : a.counts) {
+      out << (i++ ? ", " : "") << JsonQuote(kind) << ": " << count;
+    }
+    out << "}, \"checker_ms\": " << a.elapsed_ms << "}";
   }
   out << ",\n  \"anomalies\": [";
   for (size_t i = 0; i < anomalies.size(); ++i) out << (i ? ", " : "") << JsonQuote(anomalies[i]);

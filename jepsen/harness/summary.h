@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "jepsen/checker/checker.h"
+#include "jepsen/harness/append_check.h"
+#include "jepsen/harness/bank_check.h"
 #include "jepsen/harness/history.h"
 #include "jepsen/harness/lock_check.h"
 #include "jepsen/harness/nemesis.h"
@@ -40,6 +42,8 @@ struct Summary {
   std::optional<lincheck::CheckResult> register_result;
   std::optional<SetCheckResult> set_result;
   std::optional<LockCheckResult> lock_result;
+  std::optional<BankCheckResult> bank_result;
+  std::optional<AppendCheckResult> append_result;
   bool interrupted = false;
   std::vector<std::string> anomalies;  // the history is not correct
   std::vector<std::string> vacuity;    // the run did not prove enough

@@ -14,15 +14,18 @@ int ActiveRegisterKeys(const Options& options) {
                             : options.active_keys;
 }
 
-KeyPool::KeyPool(int active, int ops_per_key, ShardOf shard_of, int shards)
-    : ops_per_key_(ops_per_key), shard_of_(std::move(shard_of)), shards_(std::max(shards, 1)) {
+KeyPool::KeyPool(int active, int ops_per_key, ShardOf shard_of, int shards, std::string prefix)
+    : ops_per_key_(ops_per_key),
+      prefix_(std::move(prefix)),
+      shard_of_(std::move(shard_of)),
+      shards_(std::max(shards, 1)) {
   std::lock_guard<std::mutex> lock(mu_);
   for (int i = 0; i < active; ++i) active_.push_back({Fresh(), 0});
 }
 
 std::string KeyPool::Fresh() {
   if (!shard_of_) {
-    all_.push_back("r/" + std::to_string(next_name_++));
+    all_.push_back(prefix_ + std::to_string(next_name_++));
     return all_.back();
   }
   // Shards no key has landed in yet have none in use.
@@ -50,7 +53,7 @@ std::string KeyPool::Fresh() {
     // shards, so this ends after a few dozen).
     for (int tries = 0; tries < 10000; ++tries) {
       const uint64_t n = next_name_++;
-      key = "r/" + std::to_string(n);
+      key = prefix_ + std::to_string(n);
       shard = shard_of_(key);
       if (needy(shard)) break;
       if (spare_[shard].size() < kMaxSpare) spare_[shard].emplace_back(n, key);

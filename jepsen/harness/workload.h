@@ -51,13 +51,15 @@ using ShardOf = std::function<uint64_t(const std::string& key)>;
 int ActiveRegisterKeys(const Options& options);
 
 // The register keys in use; hands out a key per operation and retires keys that are used up.
-// Keys are "r/<n>". With `shard_of` (placing keys in `shards` shards), a fresh key is the oldest
-// name not used yet that lands in a shard with the fewest keys in use, so the keys in use cover
-// the shards evenly and every name up to the newest is used in turn (names passed over wait in
-// `spare_`, at most kMaxSpare per shard).
+// Keys are "r/<n>" (or another prefix). With `shard_of` (placing keys in `shards` shards), a fresh
+// key is the oldest name not used yet that lands in a shard with the fewest keys in use, so the
+// keys in use cover the shards evenly and every name up to the newest is used in turn (names passed
+// over wait in `spare_`, at most kMaxSpare per shard).
 class KeyPool {
  public:
-  KeyPool(int active, int ops_per_key, ShardOf shard_of = nullptr, int shards = 1);
+  // `prefix`: the names are "<prefix><n>" (the append workload's keys are "k<n>").
+  KeyPool(int active, int ops_per_key, ShardOf shard_of = nullptr, int shards = 1,
+          std::string prefix = "r/");
   std::string Next(uint64_t random);
   std::vector<std::string> AllKeys() const;     // every key handed out or in use, oldest first
   std::vector<std::string> ActiveKeys() const;  // the keys in use now
@@ -65,6 +67,7 @@ class KeyPool {
  private:
   std::string Fresh();  // REQUIRES(mu_)
   const int ops_per_key_;
+  const std::string prefix_;
   const ShardOf shard_of_;
   const size_t shards_;
   mutable std::mutex mu_;
