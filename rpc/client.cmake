@@ -4,8 +4,10 @@
 add_library(kvd_rpc_client STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_txn.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_directory.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_json.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/client_json_txn.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/client_transport.cc
 )
 target_include_directories(kvd_rpc_client PUBLIC ${PROJECT_SOURCE_DIR})
@@ -20,7 +22,8 @@ add_executable(http_client_test ${CMAKE_CURRENT_SOURCE_DIR}/http_client_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/parsers_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client_retry_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/http_client_json_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/http_client_routing_test.cc
-  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks_test.cc)
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/http_client_txn_test.cc)
 target_link_libraries(http_client_test PRIVATE kvd_rpc_client kvd_rpc_client_testing kvd_ring
                       GTest::gtest_main)
 gtest_discover_tests(http_client_test PROPERTIES LABELS unit)
@@ -29,6 +32,7 @@ gtest_discover_tests(http_client_test PROPERTIES LABELS unit)
 if(TARGET kvd_rpc_http)
   target_sources(http_client_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/http_client_server_test.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/http_client_locks_server_test.cc
+    ${CMAKE_CURRENT_SOURCE_DIR}/http_client_txn_server_test.cc
     ${CMAKE_CURRENT_SOURCE_DIR}/http_test_util.cc)
   target_link_libraries(http_client_test PRIVATE kvd_rpc_http)
 endif()

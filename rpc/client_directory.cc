@@ -59,6 +59,13 @@ void DirectoryCache::Observe(const Result& r, const std::vector<std::string>& ro
   if (r.transport == Transport::kOk && r.status == 503) needs_refresh_ = true;
 }
 
+bool DirectoryCache::OneShard(const std::vector<std::string>& keys) const {
+  if (!ring_ || keys.empty()) return false;
+  const uint64_t shard = ring_->ShardFor(keys.front());
+  return std::all_of(keys.begin(), keys.end(),
+                     [&](const std::string& key) { return ring_->ShardFor(key) == shard; });
+}
+
 std::vector<std::string> DirectoryCache::RouteFor(std::string_view key) const {
   std::vector<std::string> route;
   if (!directory_ || !ring_) return route;

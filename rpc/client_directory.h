@@ -51,6 +51,10 @@ class DirectoryCache {
   // when nothing is cached.
   std::vector<std::string> RouteFor(std::string_view key) const;
 
+  // Whether the cached ring puts every one of `keys` (at least one) in the same shard; false when
+  // nothing is cached.
+  bool OneShard(const std::vector<std::string>& keys) const;
+
  private:
   std::optional<DirectoryResult> directory_;  // body and transport fields cleared
   std::optional<kv::Ring> ring_;              // built from directory_

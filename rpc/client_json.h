@@ -3,8 +3,10 @@
 // expected JSON shape at all. Never throws.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rpc/http_client.h"
 #include "rpc/text_codec.h"  // Base64Decode
@@ -32,5 +34,21 @@ bool ParseLockInfoBody(std::string_view body, LockInfoResult& result);
 bool ParseLockListBody(std::string_view body, LockListResult& result);
 // The acquire request body {"owner", "ttl_ms", "wait_ms"} (owner escaped as JSON).
 std::string AcquireRequestJson(std::string_view owner, int64_t ttl_ms, int64_t wait_ms);
+
+// ---- Transactions (client_json_txn.cc) ----
+
+// The POST /v1/txn body {"compare", "success", "failure"} (values that are not UTF-8 as
+// "value_base64"); nullopt with the reason in *error if a key is not UTF-8 (the API has no way
+// to name it).
+std::optional<std::string> TxnRequestJson(const TxnRequest& txn, std::string* error);
+// The keys a POST /v1/txn body names (compares, then success, then failure ops), in order, with
+// repeats; whatever cannot be read is skipped (the server judges the body).
+std::vector<std::string> TxnBodyKeys(std::string_view body);
+// A 200's {"succeeded", "revision", "shards", "txn_id", "results": [...]}; false when
+// "succeeded" or "results" is missing or a result is not {"put"|"delete"|"get": {...}}.
+bool ParseTxnAnswer(std::string_view body, TxnResult& result);
+// GET /v1/txns: {"txns": [{"id", "state", "age_ms", "expires_in_ms", "record_shard",
+// "participants"}], "more"}. False when "txns" is missing.
+bool ParseTxnListBody(std::string_view body, TxnListResult& result);
 
 }  // namespace kvd::rpc

@@ -217,6 +217,7 @@ template Result HttpClient::SendKeyRequest<Result>(RawRequest&, std::string_view
 template LockResult HttpClient::SendKeyRequest<LockResult>(RawRequest&, std::string_view, bool);
 template LockInfoResult HttpClient::SendKeyRequest<LockInfoResult>(RawRequest&, std::string_view,
                                                                    bool);
+template TxnResult HttpClient::SendKeyRequest<TxnResult>(RawRequest&, std::string_view, bool);
 
 void HttpClient::RefreshDirectory() {
   RawRequest req = GetRequest("/v1/directory");

@@ -39,6 +39,16 @@
 // lock. A waiting acquire's attempts get request_timeout + wait_ms to answer. Lock operations are
 // routed like key requests, by the lock's name (its shard is the ring shard of the name).
 //
+// Transactions (docs/api.md, "Transactions"): a POST /v1/txn is resent after an unknown outcome
+// only if it carries an Idempotency-Key (given, or from ClientOptions::client_id) AND the client
+// knows that all its keys live in one shard (smart routing, by the cached directory's ring): the
+// server remembers the outcome of a keyed single-shard transaction, but a cross-shard one is
+// forgotten once finished and a resend would run it AGAIN (its compares may then fail, or its
+// failure branch run, and that answer would hide the first run's commit). Otherwise the result of
+// an unknown outcome is `indeterminate`; read the keys to learn it. 503/429 are retried as always
+// (nothing was applied). With smart routing a transaction goes first to the leader of its first
+// key's shard (the coordinator of a single-shard one). TxnList is a GET, not routed.
+//
 // Smart routing (ClientOptions::smart_routing; docs/api.md, Directory and routing) chooses only
 // where the FIRST attempt of a key or lock request (Put, Cas, Get, Delete, Lock*) goes; whether
 // anything is retried is decided by the policy above alone. The client caches GET /v1/directory
@@ -240,6 +250,73 @@ struct LockListResult : Result {
   std::string next_after;  // with more (the page may be empty: a shard looked past it)
 };
 
+// ---- Transactions (docs/api.md, "Transactions") ----
+
+// One compare: the key's version (0: absent), its value (an absent key never matches), or whether
+// it exists.
+struct TxnCompare {
+  enum class Target { kVersion, kValue, kExists };
+  std::string key;
+  Target target = Target::kVersion;
+  uint64_t version = 0;  // kVersion
+  std::string value;     // kValue: any bytes (sent as value_base64 when not UTF-8)
+  bool exists = false;   // kExists
+};
+
+enum class TxnOpType { kGet, kPut, kDelete };
+
+struct TxnOp {
+  TxnOpType type = TxnOpType::kGet;
+  std::string key;
+  std::string value;  // put: any bytes (sent as value_base64 when not UTF-8)
+};
+
+// All compares hold -> the success ops run, else the failure ops, atomically. Keys must be UTF-8
+// (the API names them as JSON strings); at most 128 compares, 128 ops per branch, 256 distinct
+// keys, 4 MiB of keys and values (the server answers 400/413 otherwise).
+struct TxnRequest {
+  std::vector<TxnCompare> compare;
+  std::vector<TxnOp> success;
+  std::vector<TxnOp> failure;
+};
+
+// One op's result, in the order of the branch that ran.
+struct TxnOpResult {
+  TxnOpType type = TxnOpType::kGet;
+  std::string key;     // decoded (also when the server sent key_base64)
+  bool found = false;  // get: the key exists (value and version set)
+  std::string value;   // get: decoded bytes (also when the server sent value_base64)
+  bool value_was_base64 = false;
+  uint64_t version = 0;  // get: the key's version; put: its new version
+  bool deleted = false;  // delete: the key existed
+};
+
+// 200: succeeded says which branch ran; results are its ops'. Result::revision is the Raft index
+// that committed it. 409 `conflict`: other transactions held its keys; nothing applied, retry.
+// 409 `fenced`: X-Fence refused it; nothing applied. indeterminate: it may or may not have
+// committed (read the keys to learn it).
+struct TxnResult : Result {
+  bool succeeded = false;
+  std::vector<TxnOpResult> results;
+  std::vector<uint64_t> shards;  // the participant shards
+  std::string txn_id;            // cross-shard transactions only
+};
+
+// An in-doubt cross-shard transaction (GET /v1/txns).
+struct TxnInfo {
+  std::string id;
+  std::string state;  // "pending", "committed", "aborted"
+  int64_t age_ms = 0;
+  int64_t expires_in_ms = 0;
+  uint64_t record_shard = 0;
+  std::vector<uint64_t> participants;
+};
+
+struct TxnListResult : Result {
+  std::vector<TxnInfo> txns;  // oldest first
+  bool more = false;          // more than the limit exist
+};
+
 struct Header {
   std::string name;
   std::string value;
@@ -288,6 +365,18 @@ class HttpClient {
   // limit 0 = the server's default page size (100). Follow `more` with after = next_after.
   LockListResult LockList(std::string_view after = {}, size_t limit = 0, bool stale = false);
 
+  // POST /v1/txn (see "Transactions" above for when it is resent). fence: "X-Fence: lock:token"
+  // for every key it writes. A key that is not UTF-8 is refused locally (kProtocolError).
+  TxnResult Txn(const TxnRequest& txn, std::optional<IdempotencyKey> idempotency = std::nullopt,
+                const std::optional<LockFence>& fence = std::nullopt);
+  // The same with the request body given as the API's JSON (kvctl txn -f), sent as is; the server
+  // judges it. Its keys, when the client can read them, route it as Txn does.
+  TxnResult TxnJson(std::string_view body, std::optional<IdempotencyKey> idempotency = std::nullopt,
+                    const std::optional<LockFence>& fence = std::nullopt);
+  // GET /v1/txns?limit=: in-doubt cross-shard transactions, oldest first. limit 0 = the server's
+  // default (100); at most 1000.
+  TxnListResult TxnList(size_t limit = 0);
+
   ClusterStatusResult ClusterStatus();
   // GET /v1/directory, retried like any GET. With smart routing, a newer directory than the
   // cached one also replaces it. 503 `unavailable`: the node does not know the directory yet.
@@ -310,6 +399,10 @@ class HttpClient {
   // A lock operation (http_client_locks.cc): the Idempotency-Key rules of "Locks" above.
   LockResult LockOperation(RawRequest& req, std::string_view name,
                            std::optional<IdempotencyKey> idempotency);
+  // Sends a transaction whose JSON body is in req (http_client_txn.cc); keys as found in it.
+  TxnResult SendTxn(RawRequest& req, const std::vector<std::string>& keys,
+                    std::optional<IdempotencyKey> idempotency,
+                    const std::optional<LockFence>& fence);
   // Fills in the next Idempotency-Key from ClientOptions::client_id when none is given; false
   // (with the local failure in *failed) if the key cannot be valid.
   bool TakeIdempotencyKey(std::optional<IdempotencyKey>& idempotency, Result& failed);
