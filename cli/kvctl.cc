@@ -10,6 +10,7 @@
 
 #include "cli/kvctl_commands.h"
 #include "cli/kvctl_lock_cli.h"
+#include "cli/kvctl_txn_cli.h"
 
 namespace kvd::cli {
 namespace {
@@ -19,7 +20,8 @@ constexpr const char* kFooter = R"(Environment:
 
 Exit codes:
   0  success
-  1  not found, or precondition failed (version mismatch, conflict): nothing changed
+  1  not found, or precondition failed (version mismatch, conflict): nothing changed;
+     txn --require-success: the compares did not hold
   2  usage error
   3  unavailable: no endpoint reachable, or the cluster answered 503/429 (nothing applied)
   4  outcome unknown: no answer within --timeout, or 504 (a write may have been applied)
@@ -167,6 +169,8 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
 
   LockFlags lock_flags;
   LockCommands locks = AddLockCommands(app, lock_flags);
+  TxnFlags txn_flags;
+  TxnCommands txns = AddTxnCommands(app, txn_flags);
 
   try {
     app.parse(argc, argv);
@@ -201,6 +205,18 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
     // An acquire answered 504 is retried with the same Idempotency-Key to learn its outcome.
     options.client_id = LockClientId();
   }
+  std::optional<TxnCliCommand> txn_cmd;
+  if (txns.txn->parsed()) {
+    std::string error;
+    txn_cmd = ParseTxnCommand(txns, txn_flags, &error);
+    if (!txn_cmd) return Usage(env, error);
+    if (!txn_cmd->list) {
+      // Routed to the first key's shard leader; with its own Idempotency-Key, a single-shard
+      // transaction answered 504 is resent to learn its outcome (rpc/http_client.h).
+      options.smart_routing = true;
+      options.client_id = LockClientId();
+    }
+  }
   rpc::HttpClient client(options);
   Session session{client, env, f.output == "json" ? Format::kJson : Format::kText, f.stale};
 
@@ -217,6 +233,7 @@ int Run(int argc, const char* const* argv, KvctlEnv& env) {
   }
   put_cmd.fence = fence;
   if (lock_cmd) return RunLockCommand(session, *lock_cmd, options);
+  if (txn_cmd) return RunTxnCommand(session, *txn_cmd);
   if (put->parsed()) {
     const bool has_value = put->count("VALUE") > 0, has_file = put->count("--file") > 0;
     if (has_value == has_file) return Usage(env, "put: give either VALUE or --file");

@@ -3,7 +3,8 @@
 //
 // Exit codes (also in `kvctl --help`):
 //   0  success
-//   1  not found, or a precondition failed (version mismatch, conflict): nothing was changed
+//   1  not found, or a precondition failed (version mismatch, conflict): nothing was changed;
+//      `txn --require-success`: the compares did not hold (the else ops ran)
 //   2  usage error (bad flags or arguments)
 //   3  unavailable: no endpoint could be reached, or the cluster answered 503/429 (nothing applied)
 //   4  outcome unknown: no answer in time or 504; a write may or may not have been applied
