@@ -17,3 +17,7 @@ foreach(bug local_reads early_ack route_by_own_flags ignore_fence early_txn_answ
   add_executable(kvd_bug_${bug})
   target_link_libraries(kvd_bug_${bug} PRIVATE kvd_main kvd_node_bug_${bug})
 endforeach()
+# Test only: kvd that exits like kill -9 at the crash point named by $KVD_CRASH_AT (e.g.
+# txn-after-commit), for the integration tests that kill a transaction's coordinator mid-protocol.
+add_executable(kvd_crash_at)
+target_link_libraries(kvd_crash_at PRIVATE kvd_main kvd_node_crash_at)

@@ -42,6 +42,7 @@ kvd_add_node_library(kvd_node_bug_ignore_fence KVD_BUG_IGNORE_FENCE)
 kvd_add_node_library(kvd_node_bug_wall_clock_stamps KVD_BUG_WALL_CLOCK_STAMPS)
 kvd_add_node_library(kvd_node_bug_early_txn_answer KVD_BUG_EARLY_TXN_ANSWER)
 kvd_add_node_library(kvd_node_bug_drop_stale_intents KVD_BUG_DROP_STALE_INTENTS)
+kvd_add_node_library(kvd_node_crash_at KVD_CRASH_AT_ENV)
 
 # In-process cluster of three nodes over an in-memory transport (real threads, real time).
 add_executable(kv_node_test ${CMAKE_CURRENT_LIST_DIR}/node_test.cc

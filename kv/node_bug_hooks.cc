@@ -31,6 +31,12 @@
 //                              (kvd_bug_early_txn_answer);
 //   KVD_BUG_DROP_STALE_INTENTS a participant drops an intent that outlived the transaction's
 //                              time-to-live without asking the record (kvd_bug_drop_stale_intents).
+// And a test build that is not a bug: KVD_CRASH_AT_ENV makes the process exit at once at the
+// crash point named by the environment variable KVD_CRASH_AT (kvd_crash_at, for the tests that
+// kill -9 a transaction's coordinator at each step with real processes).
+#include <cstdlib>
+#include <cstring>
+
 #include "kv/node_impl.h"
 
 namespace kvd::kv {
@@ -98,6 +104,15 @@ bool StampWithMonotonicClock() {
   return false;
 #else
   return true;
+#endif
+}
+
+void DieIfAsked(CrashPoint p) {
+#ifdef KVD_CRASH_AT_ENV
+  const char* at = std::getenv("KVD_CRASH_AT");
+  if (at != nullptr && std::strcmp(at, CrashPointName(p)) == 0) std::_Exit(137);
+#else
+  (void)p;
 #endif
 }
 

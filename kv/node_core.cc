@@ -47,6 +47,12 @@ const char* CrashPointName(CrashPoint p) {
       return "after-boot";
     case CrashPoint::kOpenFailed:
       return "open-failed";
+    case CrashPoint::kTxnAfterRecord:
+      return "txn-after-record";
+    case CrashPoint::kTxnAfterPrepare:
+      return "txn-after-prepare";
+    case CrashPoint::kTxnAfterCommit:
+      return "txn-after-commit";
   }
   return "?";
 }

@@ -90,6 +90,9 @@ bool StampWithMonotonicClock();
 // Whether a write's fence goes into its command: always. These decisions live in
 // kv/node_bug_hooks.cc, where planted-bug test builds change them.
 bool HonourFences();
+// The crash-test build of kvd (kvd_crash_at) exits at once, like kill -9, at the crash point
+// that the environment variable KVD_CRASH_AT names (CrashPointName); other builds never do.
+void DieIfAsked(CrashPoint p);
 // Whether a transaction's coordinator answers success only once the record is COMMITTED: always.
 bool AnswerAtCommitPoint();
 // Whether a participant asks the record before dropping an intent that outlived its TTL: always.
@@ -273,6 +276,7 @@ struct CoreImpl {
   int64_t NowMs() const;
   int64_t WallMs() const;
   void Crash(CrashPoint p) const {
+    DieIfAsked(p);
     if (cfg.crash_point) cfg.crash_point(p);
   }
 

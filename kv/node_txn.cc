@@ -83,6 +83,23 @@ std::string Malformed(const TxnRequest& req) {
   return "";
 }
 
+// The answer of a cross-shard transaction that committed 'succeeded': the branch's results from
+// every participant's vote, in the client's order.
+TxnResponse CommittedResponse(const TxnRun& run, bool succeeded) {
+  TxnResponse resp;
+  resp.succeeded = succeeded;
+  std::vector<kvpb::TxnOpResult> results;
+  for (const auto& [shard, vote] : run.votes) {
+    for (const auto& r : succeeded ? vote.success() : vote.failure()) results.push_back(r);
+    resp.shards.push_back(shard);
+  }
+  std::sort(results.begin(), results.end(),
+            [](const auto& a, const auto& b) { return a.index() < b.index(); });
+  for (const auto& r : results) resp.results.push_back(OpResultFromProto(r));
+  resp.txn_id = run.txn_id;
+  return resp;
+}
+
 }  // namespace
 
 void CoreImpl::RouteTxn(TxnRequest& req, TxnDone done) {
@@ -228,6 +245,7 @@ void CoreImpl::OnTxnBegun(uint64_t id, ErrorCode code, const std::string& why,
                           why.empty() ? "the transaction record was not written" : why);
   }
   if (run.answered) return RetryTxnOrFail(id, ErrorCode::kUnavailable, "deadline passed");
+  Crash(CrashPoint::kTxnAfterRecord);
   run.waiting = run.parts.size();
   for (auto& [shard, p] : run.parts) {
     kvpb::Command cmd;
@@ -253,6 +271,7 @@ void CoreImpl::OnTxnPrepared(uint64_t id, uint64_t shard, ErrorCode code, const 
     refusal = code == ErrorCode::kTimeout ? ErrorCode::kUnavailable : code;
   } else if (res.code() == kvpb::RESULT_OK) {
     run.votes[shard] = res.txn();
+    if (run.votes.size() == 1) Crash(CrashPoint::kTxnAfterPrepare);
   } else if (res.code() == kvpb::RESULT_CONFLICT) {
     refusal = ErrorCode::kConflict;
     message = "its keys are held by transaction " + res.intent_txn();
@@ -295,9 +314,7 @@ void CoreImpl::DecideTxn(uint64_t id) {
   for (const auto& [shard, vote] : run.votes) compares_ok = compares_ok && vote.compares_ok();
   run.commit_sent = true;
   if (!AnswerAtCommitPoint() && !run.answered) {  // the planted bug: answers on the votes
-    TxnResponse resp;
-    resp.succeeded = compares_ok;
-    AnswerTxn(id, std::move(resp));
+    AnswerTxn(id, CommittedResponse(run, compares_ok));
   }
   kvpb::Command decide;
   decide.mutable_txn_decide()->set_id(run.txn_id);
@@ -336,18 +353,9 @@ void CoreImpl::OnTxnDecided(uint64_t id, ErrorCode code, const std::string& why,
     return RetryTxnOrFail(id, ErrorCode::kConflict,
                           "the transaction was aborted by recovery before it could commit");
   }
-  TxnResponse resp;
-  resp.succeeded = res.txn_succeeded();
-  std::vector<kvpb::TxnOpResult> results;
-  for (const auto& [shard, vote] : run.votes) {
-    for (const auto& r : resp.succeeded ? vote.success() : vote.failure()) results.push_back(r);
-  }
-  std::sort(results.begin(), results.end(),
-            [](const auto& a, const auto& b) { return a.index() < b.index(); });
-  for (const auto& r : results) resp.results.push_back(OpResultFromProto(r));
+  Crash(CrashPoint::kTxnAfterCommit);
+  TxnResponse resp = CommittedResponse(run, res.txn_succeeded());
   resp.revision = res.commit_revision();
-  resp.shards = participants;
-  resp.txn_id = run.txn_id;
   counters.txn_cross++;
   FinishTxn(run.txn_id, run.record_shard, participants, true, res.txn_succeeded(), 0);
   AnswerTxn(id, std::move(resp));
