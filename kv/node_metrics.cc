@@ -50,6 +50,27 @@ std::string CoreImpl::MetricsText() const {
           c.fenced);
   counter("kvd_lock_ticks_total", "LockTicks proposed as a leader (a lease or wait ran out).",
           c.lock_ticks);
+  counter("kvd_txn_commits_single_shard_total",
+          "Single-shard transactions this node coordinated that committed.", c.txn_single);
+  counter("kvd_txn_commits_cross_shard_total",
+          "Cross-shard transactions this node coordinated that reached the commit point.",
+          c.txn_cross);
+  counter("kvd_txn_failed_total",
+          "Transactions answered with a clean failure (conflict, fenced, unavailable): aborted.",
+          c.txn_failed);
+  counter("kvd_txn_conflicts_total",
+          "Transaction attempts that met another transaction's intents (each is retried).",
+          c.txn_conflicts);
+  counter("kvd_txn_unknown_total", "Transactions answered 504 (outcome unknown).", c.txn_unknown);
+  counter("kvd_txn_latency_microseconds_total",
+          "Summed latency of committed transactions (divide by the commit counters).",
+          c.txn_micros);
+  counter("kvd_txn_recoveries_total",
+          "Transactions of a dead or slow coordinator that this node's recovery finished.",
+          c.txn_recoveries);
+  counter("kvd_txn_recovery_microseconds_total",
+          "Summed time recovery took, from starting to finish a transaction to forgetting it.",
+          c.txn_recovery_micros);
   out << "# HELP kvd_quiesced_replicas Shard replicas not ticking now (idle groups).\n"
       << "# TYPE kvd_quiesced_replicas gauge\nkvd_quiesced_replicas " << c.quiesced_groups << "\n";
   ClusterStatus st;
