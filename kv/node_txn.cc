@@ -111,6 +111,11 @@ void CoreImpl::RouteTxn(TxnRequest& req, TxnDone done) {
                                            "this node has not yet applied the directory; retry"));
   }
   if (stopping) return done(ErrorResponse<TxnResponse>(ErrorCode::kUnavailable, "node stopping"));
+  if (txns.size() >= cfg.max_pending_requests) {
+    counters.overloaded++;
+    return done(
+        ErrorResponse<TxnResponse>(ErrorCode::kOverloaded, "too many transactions in flight"));
+  }
   const uint64_t id = NextRequestId();
   TxnRun& run = txns[id];
   run.req = std::move(req);
