@@ -76,7 +76,7 @@ struct KeyState {
 class Checker {
  public:
   Checker(const std::vector<HistoryOp>& ops, const AppendCheckOptions& o, AppendCheckResult& r)
-      : o_(o), r_(r) {
+      : o_(o), r_(r), base_(ops.data()) {
     for (const HistoryOp& op : ops) {
       if (op.f == "txn") txns_.push_back(&op);
     }
@@ -373,20 +373,23 @@ class Checker {
       const std::string edge =
           std::string(EdgeName(s.types)) +
           (s.key >= 0 && EdgeName(s.types) != std::string("rt") ? " " + keys_[s.key].name : "");
-      line += "T" + std::to_string(txn_of_[s.node]) + " -" + edge + "-> ";
-      detail += "    " + Describe(txn_of_[s.node]) + "\n      -" + edge + "-> T" +
-                std::to_string(txn_of_[next]) + "\n";
-      if (i + 1 == cycle.size()) line += "T" + std::to_string(txn_of_[next]);
+      line += Label(txn_of_[s.node]) + " -" + edge + "-> ";
+      detail += "    " + Describe(txn_of_[s.node]) + "\n      -" + edge + "-> " +
+                Label(txn_of_[next]) + "\n";
+      if (i + 1 == cycle.size()) line += Label(txn_of_[next]);
     }
     if (line.size() > 600) line = line.substr(0, 600) + " ...";
     Add(Kind(cycle), line, detail);
   }
 
+  // "T<n>": the transaction on line n (from 0) of history.jsonl.
+  std::string Label(int t) const { return "T" + std::to_string(txns_[t] - base_); }
+
   std::string Describe(int t) const {
     const HistoryOp& op = *txns_[t];
     char times[64];
     std::snprintf(times, sizeof(times), "%.1f..%.1f ms", op.call_ns / 1e6, op.ret_ns / 1e6);
-    std::string s = "T" + std::to_string(t) + " (" +
+    std::string s = Label(t) + " (" +
                     (op.worker < 0 ? std::string("final") : "w" + std::to_string(op.worker)) + " " +
                     std::string(lincheck::OutcomeName(op.outcome)) + " " + times;
     if (!op.txn_shards.empty()) {
@@ -408,6 +411,7 @@ class Checker {
 
   const AppendCheckOptions& o_;
   AppendCheckResult& r_;
+  const HistoryOp* const base_;  // the history; txns_ point into it
   std::vector<const HistoryOp*> txns_;
   std::unordered_map<std::string, int> key_ids_;
   std::vector<KeyState> keys_;

@@ -19,8 +19,9 @@
 // most specific kind it holds: searches run in the order G0 (ww only), G1c (ww and wr), G-single
 // (one rw), G2 (two or more rw), then the same with real time (G0-realtime, ..., G2-realtime:
 // the cycle needs an rt edge), each a candidate first edge of the kind's new type and a shortest
-// path back (BFS) over the kind's edge types. The report names the cycle's transactions, the
-// edges between them with the key that induced each, and every transaction's micro-ops.
+// path back (BFS) over the kind's edge types. The report names the cycle's transactions (T<n>:
+// the op on line n, from 0, of history.jsonl), the edges between them with the key that induced
+// each, and every transaction's micro-ops.
 
 // Other anomalies: garbage (a read element nobody appended, or not a number), aborted read
 // (G1a: an element whose append definitely failed), intermediate read (G1b: a read ending in an
