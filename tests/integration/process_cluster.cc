@@ -76,6 +76,14 @@ void ProcessCluster::SetNodeFlags(int node, std::vector<std::string> flags) {
   node_flags_[node] = std::move(flags);
 }
 
+void ProcessCluster::SetNodeBinary(int node, std::string binary, std::vector<std::string> env) {
+  if (binary.empty()) {
+    node_binary_.erase(node);
+    return;
+  }
+  node_binary_[node] = {std::move(binary), std::move(env)};
+}
+
 void ProcessCluster::Start(int node) {
   std::string peers, http_peers;
   for (int i = 1; i <= nodes_; ++i) {
@@ -83,7 +91,14 @@ void ProcessCluster::Start(int node) {
              std::to_string(peer_ports_[i - 1]);
     http_peers += (i > 1 ? "," : "") + std::to_string(i) + "=" + HttpAddress(i);
   }
-  std::vector<std::string> args = {KVD_BINARY,
+  std::string binary = KVD_BINARY;
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  if (auto it = node_binary_.find(node); it != node_binary_.end()) {
+    binary = it->second.first;
+    env.insert(env.end(), it->second.second.begin(), it->second.second.end());
+  }
+  std::vector<std::string> args = {binary,
                                    "--id",
                                    std::to_string(node),
                                    "--data-dir",
@@ -101,15 +116,18 @@ void ProcessCluster::Start(int node) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const std::string log = dir_ + "/node" + std::to_string(node) + ".log";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, KVD_BINARY, &actions, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot spawn kvd");
+  if (rc != 0) throw std::runtime_error("cannot spawn " + binary);
   pids_[node] = pid;
 }
 
@@ -134,6 +152,21 @@ void ProcessCluster::Stop(int node) {
 }
 
 bool ProcessCluster::Running(int node) const { return pids_.count(node) > 0; }
+
+std::optional<int> ProcessCluster::WaitExit(int node, std::chrono::milliseconds timeout) {
+  auto it = pids_.find(node);
+  if (it == pids_.end()) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(it->second, &status, WNOHANG) == it->second) {
+      pids_.erase(it);
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 bool ProcessCluster::WaitReady(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,18 @@ class ProcessCluster {
   // misconfigured with {"--vnodes", "101"}).
   void SetNodeFlags(int node, std::vector<std::string> flags);
 
+  // Another program for one node (e.g. the test build kvd_crash_at), with extra environment
+  // entries "NAME=value", from its next Start() on; an empty binary restores KVD_BINARY.
+  void SetNodeBinary(int node, std::string binary, std::vector<std::string> env = {});
+
   void Start(int node);  // spawns kvd for 'node' (1-based); keeps its data directory
   void StartAll();
   void Kill(int node);  // SIGKILL, then reaps
   void Stop(int node);  // SIGTERM, then reaps (graceful)
   bool Running(int node) const;
+  // Waits up to 'timeout' for the node's process to exit by itself; its wait status (reaped, the
+  // node no longer Running) or nullopt if it still runs (or was never started).
+  std::optional<int> WaitExit(int node, std::chrono::milliseconds timeout);
 
   // Polls /readyz of every running node until all answer 200, up to 'timeout'.
   bool WaitReady(std::chrono::milliseconds timeout = std::chrono::seconds(20));
@@ -50,6 +58,7 @@ class ProcessCluster {
   int nodes_;
   std::vector<std::string> extra_flags_;
   std::map<int, std::vector<std::string>> node_flags_;
+  std::map<int, std::pair<std::string, std::vector<std::string>>> node_binary_;  // binary, env
   std::string dir_;
   std::vector<uint16_t> http_ports_, peer_ports_;
   std::map<int, pid_t> pids_;
