@@ -32,10 +32,12 @@
 //   KVD_BUG_DROP_STALE_INTENTS a participant drops an intent that outlived the transaction's
 //                              time-to-live without asking the record (kvd_bug_drop_stale_intents).
 // And a test build that is not a bug: KVD_CRASH_AT_ENV makes the process exit at once at the
-// crash point named by the environment variable KVD_CRASH_AT (kvd_crash_at, for the tests that
-// kill -9 a transaction's coordinator at each step with real processes).
+// crash point named by the environment variable KVD_CRASH_AT, at one in $KVD_CRASH_ONE_IN visits
+// (kvd_crash_at, for the tests that kill -9 a transaction's coordinator at each step with real
+// processes; the transaction bug builds have it too, so Jepsen can crash them there).
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "kv/node_impl.h"
 
@@ -109,8 +111,16 @@ bool StampWithMonotonicClock() {
 
 void DieIfAsked(CrashPoint p) {
 #ifdef KVD_CRASH_AT_ENV
-  const char* at = std::getenv("KVD_CRASH_AT");
-  if (at != nullptr && std::strcmp(at, CrashPointName(p)) == 0) std::_Exit(137);
+  // $KVD_CRASH_ONE_IN (default 1): die only at one in that many visits of the point, at random.
+  static const char* const at = std::getenv("KVD_CRASH_AT");
+  static const int one_in = [] {
+    const char* n = std::getenv("KVD_CRASH_ONE_IN");
+    return n != nullptr && std::atoi(n) > 0 ? std::atoi(n) : 1;
+  }();
+  static std::mt19937_64 rng{std::random_device{}()};
+  if (at != nullptr && std::strcmp(at, CrashPointName(p)) == 0 && rng() % one_in == 0) {
+    std::_Exit(137);
+  }
 #else
   (void)p;
 #endif

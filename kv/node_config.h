@@ -24,9 +24,11 @@ enum class CrashPoint {
   kOpenFailed,            // Open failed after opening a store, which it closes next (not a crash: a
                           // simulator holding LevelDB's background work must release it here)
   // A cross-shard transaction's coordinator (kv/node_txn.cc), at each step of two-phase commit:
-  kTxnAfterRecord,   // the record (PENDING) is written; no prepare proposed yet
-  kTxnAfterPrepare,  // one participant voted yes; others may not have
-  kTxnAfterCommit,   // the record is COMMITTED; the client not answered, no intent resolved
+  kTxnAfterRecord,          // the record (PENDING) is written; no prepare proposed yet
+  kTxnAfterPrepare,         // one participant voted yes; others may not have
+  kTxnAfterDecideProposed,  // every participant voted yes and the decision is proposed, not
+                            // known to be applied
+  kTxnAfterCommit,          // the record is COMMITTED; the client not answered, no intent resolved
 };
 const char* CrashPointName(CrashPoint p);
 

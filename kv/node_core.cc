@@ -51,6 +51,8 @@ const char* CrashPointName(CrashPoint p) {
       return "txn-after-record";
     case CrashPoint::kTxnAfterPrepare:
       return "txn-after-prepare";
+    case CrashPoint::kTxnAfterDecideProposed:
+      return "txn-after-decide-proposed";
     case CrashPoint::kTxnAfterCommit:
       return "txn-after-commit";
   }

@@ -331,6 +331,7 @@ void CoreImpl::DecideTxn(uint64_t id) {
         OnTxnDecided(id, code, why, res);
       },
       0);
+  Crash(CrashPoint::kTxnAfterDecideProposed);
 }
 
 void CoreImpl::OnTxnDecided(uint64_t id, ErrorCode code, const std::string& why,
