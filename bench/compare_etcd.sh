@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. bench/etcd_lib.sh  # etcd_install, etcd_start, etcd_stop, ETCD_PIDS
 
 seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
@@ -36,15 +37,9 @@ build_dir=${KVD_BUILD_DIR:-$root/build}
 loadgen=$build_dir/bench/kvd_loadgen
 nodes=(1 2 3)
 
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-
 # --- setup -----------------------------------------------------------------------------------
 scripts/install-deps.sh
-if ! command -v etcd >/dev/null; then
-  echo "compare_etcd: installing etcd-server" >&2
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq etcd-server >/dev/null
-fi
+etcd_install
 if [ ! -x "$build_dir/cli/kvd" ] || [ ! -x "$loadgen" ]; then
   [ -f "$build_dir/build.ninja" ] ||
     cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -52,21 +47,13 @@ if [ ! -x "$build_dir/cli/kvd" ] || [ ! -x "$loadgen" ]; then
 fi
 
 tmp=$(mktemp -d /tmp/kvd-bench.XXXXXX)
-etcd_pids=()
 kvd_env=(env KVD_DATA_DIR="$tmp/kvd" KVD_HTTP_PORT="$kvd_http" KVD_PEER_PORT="$kvd_peer"
   KVD_BUILD_DIR="$build_dir")
 cleanup() {
   set +e
   if [ -d "$tmp/kvd" ]; then "${kvd_env[@]}" scripts/cluster.sh stop >/dev/null 2>&1; fi
-  stop_etcd
+  etcd_stop
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "compare_etcd: kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-stop_etcd() {
-  local pid
-  for pid in "${etcd_pids[@]}"; do
-    if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
-  done
-  etcd_pids=()
 }
 stop_kvd() {  # stops the kvd nodes (scripts/cluster.sh kills by pid file) and waits until gone
   local pids deadline=$((SECONDS + 15))
@@ -79,7 +66,7 @@ trap 'exit 130' INT TERM
 
 # --- per-row measurements ---------------------------------------------------------------------
 server_pids() {  # the pids of the running system's servers
-  if [ "$1" = kvd ]; then cat "$tmp"/kvd/node*/kvd.pid; else echo "${etcd_pids[@]}"; fi
+  if [ "$1" = kvd ]; then cat "$tmp"/kvd/node*/kvd.pid; else echo "${ETCD_PIDS[@]}"; fi
 }
 machine_ticks() {  # busy clock ticks of the whole machine (all CPUs) since boot
   awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
@@ -175,30 +162,6 @@ require_alive() {  # system: every server we started still runs
   done
 }
 
-start_etcd() {
-  local i cluster=""
-  for i in "${nodes[@]}"; do cluster+="${cluster:+,}n$i=http://127.0.0.$i:$etcd_peer"; done
-  for i in "${nodes[@]}"; do
-    mkdir -p "$tmp/etcd/n$i"
-    etcd --name "n$i" --data-dir "$tmp/etcd/n$i/data" \
-      --listen-client-urls "http://127.0.0.$i:$etcd_client" \
-      --advertise-client-urls "http://127.0.0.$i:$etcd_client" \
-      --listen-peer-urls "http://127.0.0.$i:$etcd_peer" \
-      --initial-advertise-peer-urls "http://127.0.0.$i:$etcd_peer" \
-      --initial-cluster "$cluster" --initial-cluster-state new \
-      --initial-cluster-token "kvd-bench-$$" --logger zap --log-level warn \
-      >"$tmp/etcd/n$i/etcd.log" 2>&1 &
-    etcd_pids+=($!)
-  done
-  local deadline=$((SECONDS + 30))
-  for i in "${nodes[@]}"; do
-    until curl -fsS "http://127.0.0.$i:$etcd_client/health" 2>/dev/null | grep -q '"true"'; do
-      ((SECONDS < deadline)) || { echo "etcd n$i not healthy; see $tmp/etcd/n$i/etcd.log" >&2; exit 1; }
-      sleep 0.2
-    done
-  done
-}
-
 # --- run --------------------------------------------------------------------------------------
 mkdir -p "$tmp/m"
 : >"$tmp/results.jsonl"
@@ -213,11 +176,11 @@ for system in $systems; do
     stop_kvd
   else
     require_free_ports "$etcd_client" "$etcd_peer"
-    start_etcd
+    etcd_start "$tmp/etcd" "$etcd_client" "$etcd_peer" "kvd-bench-$$" || exit 1
     require_alive etcd
     run_system etcd
     require_alive etcd
-    stop_etcd
+    etcd_stop
   fi
 done
 

@@ -8,20 +8,45 @@
 namespace kvd::bench {
 namespace http = boost::beast::http;
 
-Dialect::Dialect(Target target, uint64_t keys, size_t value_bytes) : target_(target), keys_(keys) {
-  key_text_.reserve(keys);
-  for (uint64_t k = 0; k < keys; ++k) {
-    key_text_.push_back(target == Target::kKvd ? "/v1/kv/" + KeyName(k)
-                                               : rpc::Base64Encode(KeyName(k)));
+namespace {
+
+// A key for a URL path: the braces of a {tag} percent-encoded (nothing else used here needs it).
+std::string PathKey(const std::string& key) {
+  std::string out;
+  for (char ch : key) {
+    if (ch == '{') {
+      out += "%7B";
+    } else if (ch == '}') {
+      out += "%7D";
+    } else {
+      out += ch;
+    }
   }
-  std::string value(value_bytes, 'v');
-  for (size_t i = 0; i < value_bytes; ++i) value[i] = static_cast<char>('a' + i % 26);
-  value_ = target == Target::kKvd ? value : rpc::Base64Encode(value);
+  return out;
 }
 
-std::string Dialect::KeyName(uint64_t key) const {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "bench-%010llu", static_cast<unsigned long long>(key));
+}  // namespace
+
+Dialect::Dialect(Target target, uint64_t keys, size_t value_bytes, bool tagged)
+    : target_(target), keys_(keys), tagged_(tagged) {
+  key_text_.reserve(keys);
+  for (uint64_t k = 0; k < keys; ++k) {
+    key_text_.push_back(target == Target::kKvd ? "/v1/kv/" + PathKey(KeyName(k))
+                                               : rpc::Base64Encode(KeyName(k)));
+  }
+  raw_value_.assign(value_bytes, 'v');
+  for (size_t i = 0; i < value_bytes; ++i) raw_value_[i] = static_cast<char>('a' + i % 26);
+  value_ = target == Target::kKvd ? raw_value_ : rpc::Base64Encode(raw_value_);
+}
+
+std::string Dialect::KeyName(uint64_t key, char suffix) const {
+  char buf[40];
+  if (tagged_) {
+    std::snprintf(buf, sizeof buf, "{bench-%010llu}.%c", static_cast<unsigned long long>(key),
+                  suffix);
+  } else {
+    std::snprintf(buf, sizeof buf, "bench-%010llu", static_cast<unsigned long long>(key));
+  }
   return buf;
 }
 
@@ -49,6 +74,9 @@ void Dialect::Build(Op op, uint64_t key, HttpRequest* req) const {
       case Op::kRelease:
       case Op::kFencedPut:
         break;  // LockSession's
+      case Op::kTxn:
+      case Op::kTxnCross:
+        break;  // TxnWorkload's
     }
   } else {
     req->method(http::verb::post);
@@ -70,6 +98,9 @@ void Dialect::Build(Op op, uint64_t key, HttpRequest* req) const {
       case Op::kRelease:
       case Op::kFencedPut:
         break;  // LockSession's
+      case Op::kTxn:
+      case Op::kTxnCross:
+        break;  // TxnWorkload's
     }
   }
   req->prepare_payload();  // Content-Length, also 0 for bodiless GETs

@@ -9,9 +9,10 @@
 //                   get       POST /v3/kv/range  {"key": k}        (linearizable, the default)
 //                   get-stale POST /v3/kv/range  {"key": k, "serializable": true}
 //
-// Keys are "bench-<index>" (zero-padded, 10 digits) for index in [0, keys); every value is the
-// same `value_bytes` printable bytes. Everything that can be precomputed is, so the per-request
-// client cost is a few string copies.
+// Keys are "bench-<index>" (zero-padded, 10 digits) for index in [0, keys), or, for the
+// transaction workloads (tagged), "{bench-<index>}.a", whose {tag} places "{bench-<index>}.b" in
+// the same shard (bench/loadgen_txn.h); every value is the same `value_bytes` printable bytes.
+// Everything that can be precomputed is, so the per-request client cost is a few string copies.
 //
 // Threading: immutable after construction; safe to share between threads.
 #pragma once
@@ -33,13 +34,14 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 
 class Dialect {
  public:
-  Dialect(Target target, uint64_t keys, size_t value_bytes);
+  Dialect(Target target, uint64_t keys, size_t value_bytes, bool tagged = false);
 
   Target target() const { return target_; }
   uint64_t keys() const { return keys_; }
 
   // Fills *req (method, target, body, content headers) for op (put, get or get-stale; the lock
-  // operations are bench/loadgen_locks.h's) on key index `key` < keys().
+  // operations are bench/loadgen_locks.h's, the transactions bench/loadgen_txn.h's) on key index
+  // `key` < keys().
   // Host and keep-alive are the caller's.
   void Build(Op op, uint64_t key, HttpRequest* req) const;
 
@@ -49,14 +51,20 @@ class Dialect {
 
   // Every value written: kvd the raw bytes, etcd their base64.
   const std::string& value() const { return value_; }
+  // The raw bytes of every value (kvd and etcd alike).
+  const std::string& raw_value() const { return raw_value_; }
+
+  // The name of key index `key` (raw bytes, as a key is stored); with `suffix`, the name of its
+  // sibling in the same shard, e.g. "b" -> "{bench-...}.b" (tagged keys only).
+  std::string KeyName(uint64_t key, char suffix = 'a') const;
 
  private:
-  std::string KeyName(uint64_t key) const;
-
   Target target_;
   uint64_t keys_;
+  bool tagged_;
   std::vector<std::string> key_text_;  // kvd: "/v1/kv/bench-..."; etcd: base64 of the key
   std::string value_;                  // kvd: the raw value; etcd: its base64
+  std::string raw_value_;
 };
 
 }  // namespace kvd::bench

@@ -2,12 +2,14 @@
 //
 //   kvd_loadgen --target kvd --endpoints 127.0.0.1:8080,127.0.0.2:8080 -c 64 --op put -d 10
 //   kvd_loadgen --target etcd --endpoints 127.0.0.1:2379 -c 16 --mix put=50,get=50 --json
+//   kvd_loadgen --target kvd --endpoints 127.0.0.1:8080 -c 16 --op txn-cross  # loadgen_txn.h
 //
 // Phases: populate (write every key once; when the mix reads, unless --populate skip), warmup
 // (load, not measured), measured window. The report goes to stdout (one line, human or JSON);
 // progress and the populate summary to stderr. A benchmark, not a test: the exit status is 0
 // whenever a report was printed, however many requests failed.
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "bench/loadgen_options.h"
 #include "bench/loadgen_runner.h"
 #include "bench/loadgen_stats.h"
+#include "bench/loadgen_txn.h"
 
 namespace kvd::bench {
 namespace {
@@ -32,7 +35,7 @@ bool Populate(const Options& options, const Dialect& dialect,
   Clock::time_point start = Clock::now();
   phase.measure_start = start;
   phase.end = start + options.populate_limit;
-  RunStats stats = RunPhase(options, dialect, targets, phase);
+  RunStats stats = RunPhase(options, dialect, nullptr, targets, phase);
   const OpStats& puts = stats.by_op[static_cast<size_t>(Op::kPut)];
   std::fprintf(stderr, "kvd_loadgen: populate: %llu keys written in %.1f s",
                static_cast<unsigned long long>(puts.ok), Seconds(Clock::now() - start));
@@ -58,20 +61,37 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "kvd_loadgen: %s\n", error.c_str());
     return 2;
   }
-  Dialect dialect(options.target, options.keys, options.value_bytes);
+  Dialect dialect(options.target, options.keys, options.value_bytes, options.mix.HasTxns());
 
-  bool populate = options.populate == Populate::kOnly ||
-                  (options.populate == Populate::kAuto && options.mix.HasReads());
+  // Transactions compare the keys' values: like reads, they need the keys written first.
+  bool populate =
+      options.populate == Populate::kOnly ||
+      (options.populate == Populate::kAuto && (options.mix.HasReads() || options.mix.HasTxns()));
   if (populate) {
     bool complete = Populate(options, dialect, targets);
     if (options.populate == Populate::kOnly) return complete ? 0 : 1;
+  }
+
+  std::optional<TxnWorkload> txn;
+  if (options.mix.HasTxns()) {
+    std::vector<uint64_t> shard_of;  // kvd txn-cross picks partners in other shards
+    if (options.target == Target::kKvd && options.mix.weight[static_cast<size_t>(Op::kTxnCross)]) {
+      std::optional<std::vector<uint64_t>> shards =
+          TxnWorkload::KvdShards(options, dialect, &error);
+      if (!shards) {
+        std::fprintf(stderr, "kvd_loadgen: txn-cross needs the ring: %s\n", error.c_str());
+        return 2;
+      }
+      shard_of = std::move(*shards);
+    }
+    txn.emplace(dialect, std::move(shard_of));
   }
 
   Phase phase;
   Clock::time_point start = Clock::now();
   phase.measure_start = start + options.warmup;
   phase.end = phase.measure_start + options.duration;
-  RunStats stats = RunPhase(options, dialect, targets, phase);
+  RunStats stats = RunPhase(options, dialect, txn ? &*txn : nullptr, targets, phase);
   double seconds = Seconds(phase.end - phase.measure_start);
   std::string report =
       options.json ? JsonReport(options, stats, seconds) : HumanReport(options, stats, seconds);

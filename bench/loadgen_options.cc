@@ -19,6 +19,10 @@ std::string_view OpName(Op op) {
       return "release";
     case Op::kFencedPut:
       return "fenced-put";
+    case Op::kTxn:
+      return "txn";
+    case Op::kTxnCross:
+      return "txn-cross";
   }
   return "?";
 }
@@ -70,7 +74,7 @@ std::optional<Mix> ParseMix(std::string_view text, std::string* error) {
     }
     if (!known) {
       *error = "unknown operation '" + std::string(name) +
-               "' (put, get, get-stale, acquire, fenced-put)";
+               "' (put, get, get-stale, acquire, fenced-put, txn, txn-cross)";
       return std::nullopt;
     }
   }
@@ -92,6 +96,10 @@ std::optional<Mix> ParseMix(std::string_view text, std::string* error) {
     *error = "fenced-put can only be mixed with put";
     return std::nullopt;
   }
+  if (mix.HasTxns() && mix.HasLocks()) {
+    *error = "txn and txn-cross cannot be mixed with lock operations";
+    return std::nullopt;
+  }
   return mix;
 }
 
@@ -110,7 +118,9 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--threads", o.threads, "Event-loop threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  app.add_option("--op", op, "Single operation: put | get | get-stale | acquire | fenced-put");
+  app.add_option("--op", op,
+                 "Single operation: put | get | get-stale | acquire | fenced-put | txn | "
+                 "txn-cross");
   app.add_option("--mix", mix_text, "Weighted mix, e.g. put=50,get=50");
   app.add_option("--keys", o.keys, "Keyspace size")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}))

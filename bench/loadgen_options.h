@@ -21,15 +21,19 @@ namespace kvd::bench {
 // acquire, release and fenced-put are the lock workloads (bench/loadgen_locks.h): "acquire" in a
 // mix means acquire + release cycles (release is never in a mix itself, it follows each acquire);
 // fenced-put may be mixed with put (plain puts then go to the same per-connection keys).
+// txn and txn-cross are the transaction workloads (bench/loadgen_txn.h): one compare and two puts
+// on keys of one shard, or of two shards; they mix with put, get and get-stale.
 enum class Op : uint8_t {
   kPut = 0,
   kGet = 1,
   kGetStale = 2,
   kAcquire = 3,
   kRelease = 4,
-  kFencedPut = 5
+  kFencedPut = 5,
+  kTxn = 6,
+  kTxnCross = 7
 };
-inline constexpr size_t kOpCount = 6;
+inline constexpr size_t kOpCount = 8;
 std::string_view OpName(Op op);
 
 // kvd: API v1 (PUT/GET /v1/kv/{key}). etcd: the etcd 3.4 JSON gateway (/v3/kv/put, /v3/kv/range).
@@ -44,6 +48,8 @@ struct Mix {
   bool HasReads() const { return weight[1] + weight[2] > 0; }
   // A lock workload: acquire cycles, or fenced-put (with or without plain puts).
   bool HasLocks() const { return weight[3] + weight[5] > 0; }
+  // A transaction workload: its keys are tagged and must exist (populated) before it runs.
+  bool HasTxns() const { return weight[6] + weight[7] > 0; }
   // r is uniform in [0, total).
   Op Pick(uint32_t r) const;
   std::string ToString() const;

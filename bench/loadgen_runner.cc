@@ -38,9 +38,11 @@ uint64_t Micros(Clock::duration d) {
 class Connection {
  public:
   Connection(asio::io_context& ioc, const Options& options, const Dialect& dialect,
-             const Endpoint& endpoint, const Phase& phase, RunStats& stats, int id, uint64_t seed)
+             const TxnWorkload* txn, const Endpoint& endpoint, const Phase& phase, RunStats& stats,
+             int id, uint64_t seed)
       : options_(options),
         dialect_(dialect),
+        txn_(txn),
         endpoint_(endpoint),
         phase_(phase),
         stats_(stats),
@@ -128,7 +130,11 @@ class Connection {
       if (r.begins_op) start_ = Clock::now();  // an operation may take several requests
     } else {
       if (Done() || !PickNext()) return Stop();
-      dialect_.Build(op_, key_, &req_);
+      if (IsTxn(op_)) {
+        txn_->Build(op_, key_, rng_(), &req_);
+      } else {
+        dialect_.Build(op_, key_, &req_);
+      }
       ++attempts_;
       start_ = Clock::now();
     }
@@ -143,7 +149,7 @@ class Connection {
         in_flight_ = false;
         const HttpResponse& res = parser_->get();
         if (!locks_) {
-          Finish(dialect_.Classify(op_, res));
+          Finish(IsTxn(op_) ? txn_->Classify(op_, res) : dialect_.Classify(op_, res));
         } else if (std::optional<std::string> error = locks_->OnResponse(res)) {
           Finish(*error);
         }
@@ -187,8 +193,11 @@ class Connection {
 
   static constexpr uint64_t kNone = ~uint64_t{0};
 
+  static bool IsTxn(Op op) { return op == Op::kTxn || op == Op::kTxnCross; }
+
   const Options& options_;
   const Dialect& dialect_;
+  const TxnWorkload* txn_;  // transactions (ParseMix and main make it non-null when mixed)
   const Endpoint& endpoint_;
   const Phase& phase_;
   RunStats& stats_;
@@ -209,7 +218,7 @@ class Connection {
 };
 
 // One event-loop thread's share of the connections: ids first, first + step, ...
-RunStats RunWorker(const Options& options, const Dialect& dialect,
+RunStats RunWorker(const Options& options, const Dialect& dialect, const TxnWorkload* txn,
                    const std::vector<Endpoint>& targets, const Phase& phase, int first, int step) {
   RunStats stats;
   asio::io_context ioc(1);
@@ -217,7 +226,7 @@ RunStats RunWorker(const Options& options, const Dialect& dialect,
   for (int i = first; i < options.connections; i += step) {
     const Endpoint& target = targets[static_cast<size_t>(i) % targets.size()];
     connections.push_back(
-        std::make_unique<Connection>(ioc, options, dialect, target, phase, stats, i,
+        std::make_unique<Connection>(ioc, options, dialect, txn, target, phase, stats, i,
                                      options.seed * 1000003 + static_cast<uint64_t>(i)));
   }
   asio::steady_timer deadline(ioc, phase.end);
@@ -263,16 +272,16 @@ bool ResolveEndpoints(const std::vector<std::string>& names, std::vector<Endpoin
   return true;
 }
 
-RunStats RunPhase(const Options& options, const Dialect& dialect,
+RunStats RunPhase(const Options& options, const Dialect& dialect, const TxnWorkload* txn,
                   const std::vector<Endpoint>& targets, const Phase& phase) {
   int threads = std::min(options.threads, options.connections);
   std::vector<RunStats> results(static_cast<size_t>(threads));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) {
     pool.emplace_back(
-        [&, t] { results[t] = RunWorker(options, dialect, targets, phase, t, threads); });
+        [&, t] { results[t] = RunWorker(options, dialect, txn, targets, phase, t, threads); });
   }
-  results[0] = RunWorker(options, dialect, targets, phase, 0, threads);
+  results[0] = RunWorker(options, dialect, txn, targets, phase, 0, threads);
   for (auto& th : pool) th.join();
   RunStats total;
   for (const RunStats& r : results) total.Merge(r);

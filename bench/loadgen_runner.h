@@ -21,6 +21,7 @@
 #include "bench/loadgen_dialect.h"
 #include "bench/loadgen_options.h"
 #include "bench/loadgen_stats.h"
+#include "bench/loadgen_txn.h"
 
 namespace kvd::bench {
 
@@ -44,7 +45,8 @@ struct Endpoint {
 bool ResolveEndpoints(const std::vector<std::string>& names, std::vector<Endpoint>* out,
                       std::string* error);
 
-RunStats RunPhase(const Options& options, const Dialect& dialect,
+// txn builds and judges the transaction operations (txn, txn-cross); null when the mix has none.
+RunStats RunPhase(const Options& options, const Dialect& dialect, const TxnWorkload* txn,
                   const std::vector<Endpoint>& targets, const Phase& phase);
 
 }  // namespace kvd::bench

@@ -25,6 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. bench/etcd_lib.sh  # etcd_start, etcd_stop, ETCD_PIDS
 
 seconds=${BENCH_SECONDS:-20}
 warmup=${BENCH_WARMUP:-2}
@@ -53,6 +54,7 @@ tmp=$(mktemp -d /tmp/kvd-locks-bench.XXXXXX)
 server_pids=()
 stop_servers() {
   local pid deadline=$((SECONDS + 15))
+  etcd_stop
   for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${server_pids[@]}"; do
     while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
@@ -134,22 +136,10 @@ start_kvd() {  # as scripts/cluster.sh start does (16 shards, replication 3)
   done
   wait_http "http://127.0.0.@:$kvd_http/readyz" ""
 }
-start_etcd() {  # as bench/compare_etcd.sh does
-  local i cluster=""
-  for i in "${nodes[@]}"; do cluster+="${cluster:+,}n$i=http://127.0.0.$i:$etcd_peer"; done
-  for i in "${nodes[@]}"; do
-    mkdir -p "$tmp/etcd/n$i"
-    etcd --name "n$i" --data-dir "$tmp/etcd/n$i/data" \
-      --listen-client-urls "http://127.0.0.$i:$etcd_client" \
-      --advertise-client-urls "http://127.0.0.$i:$etcd_client" \
-      --listen-peer-urls "http://127.0.0.$i:$etcd_peer" \
-      --initial-advertise-peer-urls "http://127.0.0.$i:$etcd_peer" \
-      --initial-cluster "$cluster" --initial-cluster-state new \
-      --initial-cluster-token "kvd-locks-bench-$$" --logger zap --log-level warn \
-      >"$tmp/etcd/n$i/etcd.log" 2>&1 &
-    server_pids+=($!)
-  done
-  wait_http "http://127.0.0.@:$etcd_client/health" '"true"'
+start_etcd() {  # bench/etcd_lib.sh
+  etcd_start "$tmp/etcd" "$etcd_client" "$etcd_peer" "kvd-locks-bench-$$" ||
+    { BENCH_KEEP=1; exit 1; }  # cleanup's stop_servers stops them (etcd_stop)
+  server_pids+=("${ETCD_PIDS[@]}")
 }
 
 # --- rows -----------------------------------------------------------------------------------
