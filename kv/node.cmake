@@ -14,6 +14,7 @@ add_library(kvd_node_common OBJECT
   ${CMAKE_CURRENT_LIST_DIR}/node_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_snapshot.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_txn.cc
+  ${CMAKE_CURRENT_LIST_DIR}/node_txn_readonly.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_txn_reads.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_txn_recovery.cc
   ${CMAKE_CURRENT_LIST_DIR}/node_txn_shard.cc

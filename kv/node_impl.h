@@ -170,6 +170,7 @@ struct Counters {
   // attempts that met another transaction's intents, outcomes unknown; their latency; and
   // transactions this node's recovery finished (aborted or resolved) for dead coordinators.
   std::atomic<uint64_t> txn_single{0}, txn_cross{0}, txn_failed{0}, txn_conflicts{0};
+  std::atomic<uint64_t> txn_read_only{0};  // cross-shard read-only ones (no intents)
   std::atomic<uint64_t> txn_unknown{0}, txn_micros{0}, txn_recoveries{0}, txn_recovery_micros{0};
 };
 
@@ -212,6 +213,14 @@ struct TxnRun {
   std::string refusal_message;
   bool commit_sent = false;  // a TxnDecide(COMMITTED) was proposed: the outcome may be commit
 };
+
+// What a read-only transaction's pass read: every key's record (absent: nullopt) and the shards.
+struct ReadOnlySnapshot {
+  std::map<std::string, std::optional<kvpb::KeyRecord>> records;
+  std::set<uint64_t> shards;
+};
+// Whether a transaction writes nothing in either branch (node_txn_readonly.cc).
+bool IsReadOnly(const TxnRequest& req);
 
 struct CoreImpl {
   NodeConfig cfg;
@@ -318,6 +327,9 @@ struct CoreImpl {
   void RetryTxnOrFail(uint64_t run, ErrorCode code, const std::string& why);
   void AnswerTxn(uint64_t run, TxnResponse resp);
   void OnTxnDeadline(uint64_t run);
+  // node_txn_readonly.cc: a read-only transaction over several shards reads every key twice.
+  void ReadOnlyTxnPass(uint64_t run, std::shared_ptr<const ReadOnlySnapshot> previous);
+  void AnswerReadOnlyTxn(uint64_t run, const ReadOnlySnapshot& state);
   // A plain write that met a transaction's intent is retried until its deadline.
   void WriteRetryingConflicts(WriteRequest req, WriteDone done, int64_t deadline_ms, int attempt);
   int64_t Backoff(int attempt);

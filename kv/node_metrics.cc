@@ -55,6 +55,9 @@ std::string CoreImpl::MetricsText() const {
   counter("kvd_txn_commits_cross_shard_total",
           "Cross-shard transactions this node coordinated that reached the commit point.",
           c.txn_cross);
+  counter("kvd_txn_read_only_total",
+          "Read-only transactions over several shards this node answered (read twice, no intents).",
+          c.txn_read_only);
   counter("kvd_txn_failed_total",
           "Transactions answered with a clean failure (conflict, fenced, unavailable): aborted.",
           c.txn_failed);

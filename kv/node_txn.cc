@@ -162,6 +162,7 @@ void CoreImpl::StartTxnAttempt(uint64_t id) {
     f->set_token(run.req.fence->token);
     f->set_lock_in_shard(dir->ShardFor(run.req.fence->lock) == shard);
   }
+  if (run.parts.size() > 1 && IsReadOnly(run.req)) return ReadOnlyTxnPass(id, nullptr);
   if (run.parts.size() == 1) {
     const uint64_t shard = order.front();
     kvpb::TxnPrepare& p = run.parts.begin()->second;

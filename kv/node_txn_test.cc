@@ -156,7 +156,7 @@ TEST_F(NodeTxnTest, ConcurrentTransfersKeepTheTotal) {
   ASSERT_EQ(Retrying(1, init).code, ErrorCode::kOk);
   // Transfers from every node at once; each reads then compares the values it read.
   std::vector<std::thread> workers;
-  std::atomic<int> committed{0};
+  std::atomic<int> committed{0}, reads_ok{0};
   for (uint64_t via = 1; via <= 3; ++via) {
     workers.emplace_back([&, via] {
       for (int i = 0; i < 10; ++i) {
@@ -165,6 +165,11 @@ TEST_F(NodeTxnTest, ConcurrentTransfersKeepTheTotal) {
         TxnResponse got = Call(via, read);
         if (got.code != ErrorCode::kOk) continue;
         const int va = std::stoi(got.results[0].value), vb = std::stoi(got.results[1].value);
+        // A read-only transaction over two shards (no intents) sees both sides of every
+        // transfer or neither.
+        EXPECT_EQ(va + vb, 100);
+        EXPECT_EQ(got.shards.size(), 2u);
+        reads_ok++;
         TxnRequest move;
         move.compare = {ValueIs(a, got.results[0].value), ValueIs(b, got.results[1].value)};
         move.success = {Op(TxnOpType::kPut, a, std::to_string(va - 1)),
@@ -176,6 +181,7 @@ TEST_F(NodeTxnTest, ConcurrentTransfersKeepTheTotal) {
   }
   for (auto& w : workers) w.join();
   EXPECT_GT(committed.load(), 0);
+  EXPECT_GT(reads_ok.load(), 0);
   const int total = std::stoi(Get(1, a).record->value()) + std::stoi(Get(2, b).record->value());
   EXPECT_EQ(total, 100);
   EXPECT_EQ(std::stoi(Get(3, b).record->value()), 50 + committed.load());
