@@ -293,19 +293,24 @@ void CoreImpl::OnTxnPrepared(uint64_t id, uint64_t shard, ErrorCode code, const 
   if (--run.waiting > 0) return;
   if (run.refusal == ErrorCode::kOk && !run.answered) return DecideTxn(id);
   // Some shard said no (or the client was answered already): abort. Only this coordinator ever
-  // proposes COMMITTED, so once it decides not to, intents may be dropped at once.
+  // proposes COMMITTED, so once it decides not to, the intents are dropped at once, beside the
+  // record's abort (they hold up others); the record is forgotten once it is aborted.
   kvpb::Command abort;
   abort.mutable_txn_decide()->set_id(run.txn_id);
   abort.mutable_txn_decide()->set_decision(kvpb::TXN_ABORTED);
   std::vector<uint64_t> participants;
   for (const auto& [s, p] : run.parts) participants.push_back(s);
+  FinishTxn(run.txn_id, run.record_shard, participants, false, false, 0);
   ProposeToShard(
       run.record_shard, std::move(abort),
-      [this, txn = run.txn_id, record = run.record_shard, participants](
-          ErrorCode c, const std::string&, const kvpb::Result& r) {
-        if (c == ErrorCode::kOk && r.code() == kvpb::RESULT_OK && !stopping) {
-          FinishTxn(txn, record, participants, false, false, 0);
-        }
+      [this, txn = run.txn_id, record = run.record_shard](ErrorCode c, const std::string&,
+                                                          const kvpb::Result& r) {
+        if (c != ErrorCode::kOk || r.code() != kvpb::RESULT_OK || stopping) return;
+        kvpb::Command forget;  // again: the first may have come before the abort
+        forget.mutable_txn_forget()->set_id(txn);
+        ProposeToShard(
+            record, std::move(forget), [](ErrorCode, const std::string&, const kvpb::Result&) {},
+            0);
       },
       0);
   if (run.refusal == ErrorCode::kOk) run.refusal = ErrorCode::kUnavailable;
