@@ -104,9 +104,12 @@ void CoreImpl::ServeForwardedTxn(const kvpb::ForwardedRequest& f, uint32_t hops,
 }
 
 void CoreImpl::HelpResolve(uint64_t shard, const std::string& txn, uint64_t record_shard) {
-  auto [it, fresh] = txn_helping.emplace(txn, ticks);
-  if (!fresh && ticks - it->second < kHelpAgainTicks) return;
-  if (txn_helping.size() > kMaxHelping) return;  // plenty in flight; recovery covers the rest
+  auto it = txn_helping.find(txn);
+  if (it != txn_helping.end() && ticks - it->second < kHelpAgainTicks) return;
+  if (it == txn_helping.end()) {
+    if (txn_helping.size() >= kMaxHelping) return;  // plenty in flight; recovery does the rest
+    it = txn_helping.emplace(txn, ticks).first;
+  }
   it->second = ticks;
   kvpb::Command ask;
   ask.mutable_txn_decide()->set_id(txn);
