@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=SCRIPTDIR/etcd_lib.sh
 . bench/etcd_lib.sh  # etcd_install, etcd_start, etcd_stop, ETCD_PIDS
 
 seconds=${BENCH_SECONDS:-10}

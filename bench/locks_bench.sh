@@ -25,7 +25,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=SCRIPTDIR/etcd_lib.sh
 . bench/etcd_lib.sh  # etcd_start, etcd_stop, ETCD_PIDS
+# shellcheck source=SCRIPTDIR/kvd_lib.sh
+. bench/kvd_lib.sh   # kvd_start, kvd_stop, KVD_PIDS
 
 seconds=${BENCH_SECONDS:-20}
 warmup=${BENCH_WARMUP:-2}
@@ -53,13 +56,8 @@ esac
 tmp=$(mktemp -d /tmp/kvd-locks-bench.XXXXXX)
 server_pids=()
 stop_servers() {
-  local pid deadline=$((SECONDS + 15))
+  kvd_stop
   etcd_stop
-  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${server_pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    wait "$pid" 2>/dev/null || true
-  done
   server_pids=()
 }
 cleanup() {
@@ -111,30 +109,10 @@ require_alive() {
       BENCH_KEEP=1; exit 1; }
   done
 }
-wait_http() {  # url pattern (grep) -- until every node answers
-  local i deadline=$((SECONDS + 30))
-  for i in "${nodes[@]}"; do
-    until curl -fsS "${1//@/$i}" 2>/dev/null | grep -q "$2"; do
-      ((SECONDS < deadline)) || { echo "locks_bench: node $i not ready; logs in $tmp" >&2
-        BENCH_KEEP=1; exit 1; }
-      sleep 0.2
-    done
-  done
-}
-start_kvd() {  # as scripts/cluster.sh start does (16 shards, replication 3)
-  local i peers="" http_peers=""
-  for i in "${nodes[@]}"; do
-    peers+="${peers:+,}$i=127.0.0.$i:$kvd_peer"
-    http_peers+="${http_peers:+,}$i=127.0.0.$i:$kvd_http"
-  done
-  for i in "${nodes[@]}"; do
-    mkdir -p "$tmp/kvd/node$i"
-    "$kvd" --id "$i" --data-dir "$tmp/kvd/node$i" --peers "$peers" --http-peers "$http_peers" \
-      --peer-listen "127.0.0.$i:$kvd_peer" --http-listen "127.0.0.$i:$kvd_http" \
-      --shards 16 --replication 3 >>"$tmp/kvd/node$i/kvd.log" 2>&1 &
-    server_pids+=($!)
-  done
-  wait_http "http://127.0.0.@:$kvd_http/readyz" ""
+start_kvd() {  # bench/kvd_lib.sh: as scripts/cluster.sh start does (16 shards, replication 3)
+  kvd_start "$kvd" "$tmp/kvd" "$kvd_http" "$kvd_peer" --shards 16 --replication 3 ||
+    { BENCH_KEEP=1; exit 1; }  # cleanup's stop_servers stops them (kvd_stop)
+  server_pids+=("${KVD_PIDS[@]}")
 }
 start_etcd() {  # bench/etcd_lib.sh
   etcd_start "$tmp/etcd" "$etcd_client" "$etcd_peer" "kvd-locks-bench-$$" ||

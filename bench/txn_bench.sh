@@ -5,9 +5,9 @@
 #   bench/txn_bench.sh                                        # 16/64/256 connections, 10 s a row
 #   BENCH_SECONDS=5 BENCH_CONNS=16 BENCH_SYSTEMS=kvd bench/txn_bench.sh   # a quick look
 #
-# Starts a local 3-node kvd cluster (scripts/cluster.sh: 16 shards x 3 replicas, temp data dir,
-# non-default ports), runs the rows, stops it; then a 3-member etcd cluster on the same addresses
-# (bench/etcd_lib.sh), the same rows, stops it. One system at a time. Rows (kvd_loadgen, all
+# Starts a local 3-node kvd cluster (bench/kvd_lib.sh, as scripts/cluster.sh does: 16 shards x 3
+# replicas; temp data dir, non-default ports), runs the rows, stops it; then a 3-member etcd
+# cluster on the same addresses (bench/etcd_lib.sh), the same rows, stops it. One system at a time. Rows (kvd_loadgen, all
 # three nodes as endpoints, bench/loadgen_txn.h):
 #   put        plain puts (kvd PUT /v1/kv/{key}; etcd /v3/kv/put), the baseline
 #   txn        one compare + two puts on keys sharing a {tag}: one shard, one Raft entry
@@ -21,11 +21,16 @@
 # Environment (defaults): BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNS ("16 64 256"),
 # BENCH_WORKLOADS ("put txn txn-cross"), BENCH_SYSTEMS ("kvd etcd"), BENCH_KEYS (10000),
 # BENCH_VALUE_SIZE (100), BENCH_THREADS (1), BENCH_KVD_HTTP_PORT (26080), BENCH_KVD_PEER_PORT
-# (26090), BENCH_ETCD_CLIENT_PORT (26379), BENCH_ETCD_PEER_PORT (26380), KVD_BUILD_DIR (build).
+# (26090), BENCH_ETCD_CLIENT_PORT (26379), BENCH_ETCD_PEER_PORT (26380), KVD_BUILD_DIR (build),
+# BENCH_KVD_RESTART (0; 1: restart the kvd nodes, on their data, before every row, so that no
+# row inherits the state earlier rows left in the processes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=SCRIPTDIR/etcd_lib.sh
 . bench/etcd_lib.sh  # etcd_install, etcd_start, etcd_stop, ETCD_PIDS
+# shellcheck source=SCRIPTDIR/kvd_lib.sh
+. bench/kvd_lib.sh   # kvd_start, kvd_stop, KVD_PIDS
 
 seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
@@ -35,31 +40,27 @@ systems=${BENCH_SYSTEMS:-kvd etcd}
 keys=${BENCH_KEYS:-10000}
 value_size=${BENCH_VALUE_SIZE:-100}
 threads=${BENCH_THREADS:-1}
+kvd_restart=${BENCH_KVD_RESTART:-0}
 kvd_http=${BENCH_KVD_HTTP_PORT:-26080}
 kvd_peer=${BENCH_KVD_PEER_PORT:-26090}
 etcd_client=${BENCH_ETCD_CLIENT_PORT:-26379}
 etcd_peer=${BENCH_ETCD_PEER_PORT:-26380}
 build_dir=$(cd "${KVD_BUILD_DIR:-$root/build}" 2>/dev/null && pwd || echo "${KVD_BUILD_DIR:-build}")
+kvd=$build_dir/cli/kvd
 loadgen=$build_dir/bench/kvd_loadgen
 nodes=(1 2 3)
 
-for tool in "$build_dir/cli/kvd" "$loadgen"; do
+for tool in "$kvd" "$loadgen"; do
   [ -x "$tool" ] || { echo "txn_bench: $tool missing; build it first:" \
     "cmake --build $build_dir --target kvd kvd_loadgen -j1" >&2; exit 1; }
 done
 case " $systems " in *" etcd "*) etcd_install ;; esac
 
 tmp=$(mktemp -d /tmp/kvd-txn-bench.XXXXXX)
-kvd_env=(env KVD_DATA_DIR="$tmp/kvd" KVD_HTTP_PORT="$kvd_http" KVD_PEER_PORT="$kvd_peer"
-  KVD_BUILD_DIR="$build_dir" KVD_SHARDS=16 KVD_REPLICATION=3)
 server_pids=()
 stop_servers() {
-  local pid deadline=$((SECONDS + 15))
+  kvd_stop
   etcd_stop
-  if [ -d "$tmp/kvd" ]; then "${kvd_env[@]}" scripts/cluster.sh stop >/dev/null 2>&1 || true; fi
-  for pid in "${server_pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  done
   server_pids=()
 }
 cleanup() {
@@ -111,11 +112,10 @@ require_alive() {
       BENCH_KEEP=1; exit 1; }
   done
 }
-start_kvd() {
-  local i
-  "${kvd_env[@]}" scripts/cluster.sh start >"$tmp/cluster-start.log" 2>&1 ||
-    { cat "$tmp/cluster-start.log" >&2; BENCH_KEEP=1; exit 1; }
-  for i in "${nodes[@]}"; do server_pids+=("$(cat "$tmp/kvd/node$i/kvd.pid")"); done
+start_kvd() {  # bench/kvd_lib.sh: as scripts/cluster.sh start does (16 shards, replication 3)
+  kvd_start "$kvd" "$tmp/kvd" "$kvd_http" "$kvd_peer" --shards 16 --replication 3 ||
+    { BENCH_KEEP=1; exit 1; }  # cleanup's stop_servers stops them (kvd_stop)
+  server_pids+=("${KVD_PIDS[@]}")
 }
 start_etcd() {
   etcd_start "$tmp/etcd" "$etcd_client" "$etcd_peer" "kvd-txn-bench-$$" ||
@@ -173,7 +173,10 @@ run_system() {
         --keys "$keys" --value-size "$value_size" --populate only 2>&1 | sed 's/^/  /' >&2
       touch "$tmp/$system.populated"
     fi
-    for conns in $conns_list; do run_row "$system" "$op" "$conns"; done
+    for conns in $conns_list; do
+      if [ "$system" = kvd ] && [ "$kvd_restart" = 1 ]; then stop_servers; start_kvd; fi
+      run_row "$system" "$op" "$conns"
+    done
   done
 }
 
@@ -185,7 +188,7 @@ run_system() {
   echo "kvd: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') ($build_dir);" \
     "etcd: $({ etcd --version 2>/dev/null || echo absent; } | sed -n 1p)"
   echo "rows: ${seconds}s measured after ${warmup}s warmup, $keys keys, $value_size-byte values," \
-    "$threads loadgen thread(s)"
+    "$threads loadgen thread(s)$([ "$kvd_restart" = 1 ] && echo ", kvd restarted before every row")"
   machine_note before
 } >"$tmp/machine.txt"
 tail -n 1 "$tmp/machine.txt" >&2
