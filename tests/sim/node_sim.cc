@@ -108,6 +108,12 @@ void NodeSim::DrawParams() {
   // Locks and clock drift come from their own generator too.
   Rng locks(options_.seed * 0xBF58476D1CE4E5B9ull + 29);
   p_.lock_workers = !p_.figure8 && locks.Chance(0.5) ? static_cast<int>(locks.Range(2, 3)) : 0;
+  // Bank transactions from a generator of their own too, in half the multi-shard runs; the
+  // TTL is short so that recovery acts within runs.
+  Rng txn(options_.seed * 0x94D049BB133111EBull + 41);
+  p_.txn_ttl_ms = txn.Range(300, 800);
+  const bool bank = p_.shards > 1 && !p_.figure8 && txn.Chance(0.5);
+  p_.txn_workers = bank ? static_cast<int>(txn.Range(2, 3)) : 0;
   for (int i = 1; i <= options_.nodes; ++i) {
     NodeClocks c;
     c.mono_base = locks.Range(0, 1'000'000);
@@ -174,6 +180,7 @@ NodeSimResult NodeSim::Run() {
     lock_workers_.push_back(w);
     q_.After(rng_.Range(200, 400), [this, i] { LockIssue(static_cast<uint64_t>(i)); });
   }
+  TxnSetup();
   if (p_.figure8) {
     q_.After(300, [this] { Figure8Start(); });
   } else {
@@ -198,6 +205,7 @@ NodeSimResult NodeSim::Run() {
   const int64_t idle_until = q_.now() + p_.idle_ms;
   while (!failed() && !q_.empty() && q_.now() < idle_until) q_.RunNext();
   if (!failed()) FinalReads();
+  if (!failed()) TxnFinal();
   if (!failed()) CheckReplicasEqual();
   if (!failed()) CheckHistory();
   if (!failed()) CheckLocks();
@@ -219,6 +227,7 @@ NodeSimResult NodeSim::Run() {
                        std::to_string(result_.fenced_refused + result_.stale_writes_fenced) +
                        " fenced (" + std::to_string(result_.stale_writes_fenced) + " stale)";
   }
+  if (p_.txn_workers > 0) result_.summary += TxnSummary();
   return result_;
 }
 

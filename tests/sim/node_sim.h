@@ -25,7 +25,10 @@
 //     history;
 //   - every restart succeeds, and no KVD_CHECK fails (the libraries are built to throw);
 //   - locks (in half the seeds, node_sim_locks.cc): no two workers believe they hold the lock
-//     at once, and the guarded key's accepted fenced writes respect the tokens.
+//     at once, and the guarded key's accepted fenced writes respect the tokens;
+//   - transactions (bank workers in a share of the multi-shard seeds, node_sim_txn.cc): whole-bank
+//     reads see the initial total, no acknowledged transfer is lost or applied in part, no
+//     refused one applied, no read dirty, and after healing nothing is left in doubt.
 //
 // Everything random comes from one Rng seeded with the seed, so a seed replays exactly; a
 // failure reports the replay command. Ownership: a NodeSim owns its nodes, stores (under a
@@ -33,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace kvd::sim {
@@ -59,6 +63,14 @@ struct NodeSimResult {
   // Lock workload: grants acknowledged, fenced writes accepted, fenced writes refused (of those,
   // by workers that stalled past their lease).
   uint64_t locks_granted = 0, fenced_writes_ok = 0, fenced_refused = 0, stale_writes_fenced = 0;
+  // Bank transactions: answered ok (of those spanning shards, and whole-bank reads), transfers
+  // acknowledged, transfers applied (on the final chains, unknown outcomes included), outcomes
+  // unknown; cross-shard commit points applied; crashes at the three transaction crash points;
+  // pending records aborted past their deadline; decided ones finished by recovery.
+  uint64_t txns_ok = 0, txns_cross = 0, txn_reads_all = 0, transfers_ok = 0;
+  uint64_t transfers_applied = 0, txns_unknown = 0, txn_commit_points = 0;
+  uint64_t txn_expired = 0, txn_recoveries = 0;
+  std::map<std::string, uint64_t> txn_crashes;  // by crash point name
 };
 
 NodeSimResult RunNodeSimulation(const NodeSimOptions& options);

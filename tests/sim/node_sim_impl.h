@@ -1,7 +1,8 @@
 // Private to tests/sim/node_sim*.cc: the NodeSim run and its parts (see node_sim.h for what a
 // run is and checks). node_sim.cc: setup, parameters, the run loop; node_sim_nodes.cc: nodes,
 // the simulated transport, faults; node_sim_clients.cc: clients and the acknowledgement checks;
-// node_sim_checks.cc: convergence and the end-of-run checks.
+// node_sim_checks.cc: convergence and the end-of-run checks; node_sim_locks.cc: lock workers;
+// node_sim_txn.cc: bank workers over transactions (node_sim_txn_checks.cc: their final checks).
 #pragma once
 
 #include <cstdint>
@@ -67,6 +68,8 @@ struct Params {
   // before the final reads, so idle groups quiesce and must wake (0: no pause).
   int64_t idle_from_ms = 0, idle_ms = 0;
   int lock_workers = 0;  // contend for one lock guarding one key (node_sim_locks.cc)
+  int txn_workers = 0;   // bank transfers and whole-bank reads as transactions (node_sim_txn.cc)
+  int64_t txn_ttl_ms = 500;  // NodeConfig::txn_ttl_ms: recovery may abort a pending record then
 };
 
 // What a replica applied at one index.
@@ -151,6 +154,28 @@ struct Lease {
   int64_t start = 0, end = 0;
 };
 
+// The bank workload's values (node_sim_txn.cc): "<balance>|<write id>". ParseBalance is false
+// for a value no worker writes.
+bool ParseBalance(const std::string& value, int64_t* balance, std::string* id);
+kv::TxnOp TxnGet(const std::string& key);
+
+// A worker of the bank workload (node_sim_txn.cc).
+struct TxnWorker {
+  uint64_t id = 0;
+  uint64_t n = 0;  // transfers sent: the write ids "T<id>:<n>"
+  bool busy = false;
+};
+
+// A transfer as its worker sent it: the value it compared on each of its two accounts ("": the
+// account was absent) and the value it wrote, and what it was answered.
+struct Transfer {
+  enum class State { kSent, kAcked, kFailed, kUnknown };  // kSent: never answered
+  std::string id;
+  std::string key[2], prev[2], next[2];
+  State state = State::kSent;
+  std::string answer;  // kFailed: the answer
+};
+
 class NodeSim {
  public:
   explicit NodeSim(const NodeSimOptions& options)
@@ -221,6 +246,34 @@ class NodeSim {
   void OnLockApply(uint64_t shard, uint64_t index, const kvpb::Command& cmd, const kvpb::Result& r);
   void CheckLocks();
 
+  // Bank workers over transactions (node_sim_txn.cc).
+  void TxnSetup();
+  void TxnIssue(uint64_t wid);
+  void TxnReadAll(uint64_t wid);
+  void TxnTransfer(uint64_t wid);
+  void TransferDone(const std::string& id, const kv::TxnResponse& r);
+  void TxnIdle(uint64_t wid);
+  // Sends req through 'node' (0: a random node); done gets the answer, or kTimeout if none
+  // came by the client's timeout.
+  void TxnCall(TxnWorker& w, kv::TxnRequest req, std::function<void(kv::TxnResponse)> done,
+               uint64_t node = 0);
+  void CountTxn(const kv::TxnResponse& r);
+  // The balances and values ("": absent) of a transaction of gets of 'keys'; false (and the
+  // run failed) if the answer is malformed.
+  bool TxnBalances(const kv::TxnResponse& r, const std::vector<std::string>& keys,
+                   const std::string& what, std::vector<int64_t>* balances,
+                   std::vector<std::string>* values);
+  void CheckTotal(const std::vector<int64_t>& balances, const std::vector<std::string>& values,
+                  const std::string& what);
+  void OnTxnApply(uint64_t shard, uint64_t index, const kvpb::Command& cmd, const kvpb::Result& r);
+  void NoteTxnCounters(SimNode& n);  // before a node's core goes away
+  std::string TxnSummary();
+  // node_sim_txn_checks.cc: after healing, nothing in doubt, the final state, the chains.
+  void TxnFinal();
+  void TxnFinalList();
+  void TxnFinalReads();
+  void CheckChains();
+
   // End of run.
   bool Converged(std::string* why) const;
   std::string Describe() const;  // every node's Raft state, for failure reports
@@ -264,6 +317,13 @@ class NodeSim {
   std::map<Slot, uint64_t> fenced_applied_;  // accepted writes of the guarded key: token
   std::map<Slot, uint64_t> lock_ends_;       // applied releases: token
   std::map<Slot, uint64_t> lock_grants_;     // acquires granted at once: token
+  std::vector<TxnWorker> txn_workers_;
+  std::vector<std::string> accounts_;
+  std::map<std::string, Transfer> transfers_;               // by write id
+  std::set<std::pair<std::string, std::string>> txn_seen_;  // (account, value) reads returned
+  std::vector<std::string> final_values_;                   // per account, after healing
+  std::set<Slot> txn_slots_;                                // record entries already counted
+  std::map<std::string, kvpb::TxnState> txn_states_;        // record states as applied, by id
   NodeSimResult result_;
 };
 

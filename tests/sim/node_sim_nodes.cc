@@ -1,6 +1,7 @@
 // NodeSim: the nodes (start, crash, restart, ticks), the simulated transport and the faults.
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 #include "tests/sim/node_sim_impl.h"
 
@@ -21,6 +22,7 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
   cfg.election_ticks = 10;
   cfg.heartbeat_ticks = 1;
   cfg.request_timeout_ms = kRequestTimeoutMs;
+  cfg.txn_ttl_ms = p_.txn_ttl_ms;
   cfg.compact_every = p_.compact_every;
   cfg.snapshot_chunk_bytes = p_.chunk_bytes;
   cfg.max_size_per_msg = p_.max_size_per_msg;
@@ -41,12 +43,16 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
       nodes_.at(id)->env->HoldBackgroundWork(false);
       return;
     }
-    // Rare points (a snapshot install, a compaction, a restart) are where crashes matter most.
+    // Rare points (a snapshot install, a compaction, a restart, a transaction coordinator's
+    // steps) are where crashes matter most.
     const double weight =
         point == kv::CrashPoint::kAfterLogWrite || point == kv::CrashPoint::kAfterApply ? 1.0
                                                                                         : 30.0;
     if (!faults_on_ || !rng_.Chance(std::min(0.5, p_.crash_point_chance * weight))) return;
     result_.crash_points_hit++;
+    if (std::string_view(kv::CrashPointName(point)).starts_with("txn-")) {
+      result_.txn_crashes[kv::CrashPointName(point)]++;
+    }
     Trace(std::string("crash-point ") + kv::CrashPointName(point), id);
     // From here nothing reaches the disk, and no held compaction may keep the databases from
     // closing while the core unwinds (a crash in Open destroys them on the way out).
@@ -65,6 +71,7 @@ kv::NodeConfig NodeSim::ConfigFor(SimNode& n) {
                             const kvpb::Result& r) {
     if (shard != kv::kMetaShard) {
       OnLockApply(shard, index, cmd, r);
+      OnTxnApply(shard, index, cmd, r);
       return OnApply(id, shard, index, cmd, r);
     }
     if (cmd.has_directory_init() && owner_ == nullptr) {
@@ -120,6 +127,7 @@ void NodeSim::Pump(SimNode& n) {
 void NodeSim::Crash(SimNode& n, const std::string& why) {
   Trace("crash " + why, n.id);
   result_.crashes++;
+  NoteTxnCounters(n);
   n.env->SetCrashed(true);
   n.env->RunHeldWork();
   n.core.reset();  // pending callbacks are dropped uncalled: clients time out
