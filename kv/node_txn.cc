@@ -153,7 +153,8 @@ void CoreImpl::StartTxnAttempt(uint64_t id) {
   if (run.parts.empty()) {  // nothing to compare or do: the compares (none) hold
     TxnResponse resp;
     resp.succeeded = true;
-    return AnswerTxn(id, std::move(resp));
+    AnswerTxn(id, std::move(resp));
+    return (void)txns.erase(id);
   }
   for (auto& [shard, p] : run.parts) {
     if (!run.req.fence) continue;
@@ -208,7 +209,8 @@ void CoreImpl::OnTxnExecuted(uint64_t id, uint64_t shard, ErrorCode code, const 
   run.commit_sent = false;
   if (code == ErrorCode::kTimeout) {
     counters.txn_unknown++;
-    return AnswerTxn(id, ErrorResponse<TxnResponse>(code, "transaction outcome unknown: " + why));
+    AnswerTxn(id, ErrorResponse<TxnResponse>(code, "transaction outcome unknown: " + why));
+    return (void)txns.erase(id);
   }
   if (code != ErrorCode::kOk) return RetryTxnOrFail(id, code, why);
   switch (res.code()) {
@@ -221,7 +223,8 @@ void CoreImpl::OnTxnExecuted(uint64_t id, uint64_t shard, ErrorCode code, const 
       resp.revision = res.revision();
       resp.shards = {shard};
       counters.txn_single++;
-      return AnswerTxn(id, std::move(resp));
+      AnswerTxn(id, std::move(resp));
+      return (void)txns.erase(id);
     }
     case kvpb::RESULT_CONFLICT:
       counters.txn_conflicts++;

@@ -24,6 +24,7 @@ constexpr size_t kMaxActionsPerTick = 64;
 
 void CoreImpl::NoteTxnEffects(Replica& r, const AppliedCommand& a) {
   for (const auto& [id, rec] : a.txn.records) {
+    r.txn_recovery_tick.erase(id);  // a new state: the next step is due at once
     if (rec) {
       r.txn_records[id] = *rec;
     } else {
