@@ -74,7 +74,7 @@ trap 'exit 130' INT TERM
 # The machine-state and server checks shared with the other benchmarks (bench/bench_lib.sh).
 BENCH_NAME=txn_bench
 # shellcheck source=SCRIPTDIR/bench_lib.sh
-source "$(dirname "$0")/bench_lib.sh"
+. bench/bench_lib.sh  # machine_note, cpu_ticks, require_free_ports, require_alive
 
 # --- servers --------------------------------------------------------------------------------
 start_kvd() {  # bench/kvd_lib.sh: as scripts/cluster.sh start does (16 shards, replication 3)
