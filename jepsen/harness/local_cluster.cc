@@ -10,9 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
+#include <utility>
+
+extern char** environ;
 
 namespace kvd::jepsen {
 namespace {
@@ -43,7 +47,34 @@ rpc::HttpClient ShortClient(const std::string& address, int timeout_ms) {
   return rpc::HttpClient(o);
 }
 
+// The harness's environment without the crash-point variables, then `extra` (NAME=VALUE), which
+// replaces an inherited variable of the same name.
+std::vector<std::string> NodeEnvironment(const std::vector<std::string>& extra) {
+  auto name = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string entry = *e, n = name(entry);
+    bool replaced = n == "KVD_CRASH_AT" || n == "KVD_CRASH_ONE_IN";
+    for (const std::string& x : extra) replaced = replaced || name(x) == n;
+    if (!replaced) env.push_back(entry);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
 }  // namespace
+
+bool ExitEvent::AtCrashPoint() const { return WIFEXITED(status) && WEXITSTATUS(status) == 137; }
+
+std::string ExitEvent::Describe() const {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = ::strsignal(WTERMSIG(status));
+    return "signal " + std::to_string(WTERMSIG(status)) +
+           (name ? std::string(" (") + name + ")" : "");
+  }
+  return "status " + std::to_string(status);
+}
 
 LocalCluster::LocalCluster(Config config)
     : config_(std::move(config)), pids_(config_.nodes, 0), paused_(config_.nodes, false) {
@@ -94,9 +125,14 @@ bool LocalCluster::Start(int node) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = NodeEnvironment(config_.env);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const std::string log = node_dir + ".log";
 
   std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return false;
   if (pids_[node - 1] != 0) return true;
   // Everything the child needs is prepared above: after fork() it only calls async-signal-safe
   // functions.
@@ -112,7 +148,7 @@ bool LocalCluster::Start(int node) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   pids_[node - 1] = pid;
@@ -124,8 +160,9 @@ void LocalCluster::StartAll() {
   for (int i = 1; i <= config_.nodes; ++i) Start(i);
 }
 
-bool LocalCluster::Kill(int node) {
+bool LocalCluster::Kill(int node, bool* exited_first) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (exited_first != nullptr) *exited_first = false;
   pid_t pid = pids_[node - 1];
   if (pid == 0) return false;
   ::kill(pid, SIGKILL);
@@ -133,11 +170,15 @@ bool LocalCluster::Kill(int node) {
   ::waitpid(pid, &status, 0);
   pids_[node - 1] = 0;
   paused_[node - 1] = false;
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return true;
+  exits_.push_back({node, status, std::chrono::steady_clock::now()});
+  if (exited_first != nullptr) *exited_first = true;
+  return false;
 }
 
-bool LocalCluster::Pause(int node) {
+bool LocalCluster::Pause(int node, bool* exited_first) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (exited_first != nullptr) *exited_first = false;
   pid_t pid = pids_[node - 1];
   if (pid == 0 || ::kill(pid, SIGSTOP) != 0) return false;
   int status = 0;
@@ -145,10 +186,25 @@ bool LocalCluster::Pause(int node) {
   pid_t got = ::waitpid(pid, &status, WUNTRACED);
   if (got == pid && !WIFSTOPPED(status)) {  // it exited meanwhile and is reaped now
     pids_[node - 1] = 0;
+    exits_.push_back({node, status, std::chrono::steady_clock::now()});
+    if (exited_first != nullptr) *exited_first = true;
     return false;
   }
   paused_[node - 1] = true;
   return got == pid;
+}
+
+std::vector<ExitEvent> LocalCluster::TakeExits() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    int status = 0;
+    // Without WUNTRACED a stop is not reported: only an exit or a death by a signal.
+    if (pids_[i] == 0 || ::waitpid(pids_[i], &status, WNOHANG) != pids_[i]) continue;
+    pids_[i] = 0;
+    paused_[i] = false;
+    exits_.push_back({static_cast<int>(i) + 1, status, std::chrono::steady_clock::now()});
+  }
+  return std::exchange(exits_, {});
 }
 
 bool LocalCluster::Resume(int node) {
@@ -173,6 +229,7 @@ void LocalCluster::StopAll() {
   std::vector<pid_t> pids;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
     for (size_t i = 0; i < pids_.size(); ++i) {
       if (pids_[i] == 0) continue;
       ::kill(pids_[i], SIGCONT);

@@ -4,6 +4,8 @@
 // on 127.0.0.i (HTTP and peer ports found free at start), keeps its data in <out>/nodeI/data and
 // its stderr in <out>/nodeI.log. Each kvd runs in its own process group, so a terminal's Ctrl-C
 // reaches only the harness, which then stops them. Only PIDs started here are ever signalled.
+// A node that exits on its own (a crash point of a test build, or a kvd bug) is noticed by
+// TakeExits(), or by Kill/Pause when they meet it first, and stays down until started again.
 //
 // Thread-safety: every method may be called from any thread (one mutex guards the process table;
 // no call holds it across a network request).
@@ -43,6 +45,15 @@ struct NodeView {
 
 // Who leads the data shards, as a set of nodes reports it: per shard, the leader reported with
 // the highest term (a node may still name a leader that has died).
+// A node process that ended without the harness signalling it.
+struct ExitEvent {
+  int node = 0;
+  int status = 0;                            // as waitpid() reported it
+  std::chrono::steady_clock::time_point at;  // when the harness noticed it
+  bool AtCrashPoint() const;                 // exit code 137: a test build's crash point
+  std::string Describe() const;              // "exit 137", "signal 6"
+};
+
 struct Leadership {
   struct Lead {
     uint64_t leader = 0;
@@ -70,6 +81,9 @@ class LocalCluster {
     int shards = 1;                        // data shards; kvd's --shards is in extra_flags
     std::vector<std::string> extra_flags;  // for every node
     std::map<int, std::vector<std::string>> node_flags;  // for one node, after extra_flags
+    // NAME=VALUE for every node's environment, also on every restart. KVD_CRASH_AT and
+    // KVD_CRASH_ONE_IN are never inherited from the harness's own environment, only set here.
+    std::vector<std::string> env;
   };
   explicit LocalCluster(Config config);
   ~LocalCluster();  // SIGKILLs (after SIGCONT) every process still running
@@ -83,14 +97,22 @@ class LocalCluster {
   std::vector<std::string> HttpAddresses() const;
   uint16_t PeerPort(int node) const { return peer_ports_[node - 1]; }
 
-  bool Start(int node);  // false if spawning failed
+  bool Start(int node);  // false if spawning failed or after StopAll()
   void StartAll();
-  bool Kill(int node);    // SIGKILL and reap; true if it was running and died by the signal
-  bool Pause(int node);   // SIGSTOP; true if the process is now stopped
+  // SIGKILL and reap; true if it was running and died by the signal. *exited_first: it had
+  // exited on its own before the signal (queued for TakeExits; false is returned).
+  bool Kill(int node, bool* exited_first = nullptr);
+  // SIGSTOP; true if the process is now stopped. *exited_first as for Kill.
+  bool Pause(int node, bool* exited_first = nullptr);
   bool Resume(int node);  // SIGCONT
   bool Running(int node) const;
   bool Paused(int node) const;
-  void StopAll();  // SIGCONT + SIGTERM, then SIGKILL after a grace period
+  // SIGCONT + SIGTERM, then SIGKILL after a grace period. Start() refuses from then on, so a
+  // thread still healing or restarting cannot leave a process behind.
+  void StopAll();
+  // Reaps the nodes that exited on their own since the last call (each is then not running) and
+  // returns them with those Kill and Pause met, oldest first.
+  std::vector<ExitEvent> TakeExits();
 
   // GET /v1/cluster from one node (short timeout); answered = false if it did not answer.
   NodeView View(int node) const;
@@ -111,8 +133,10 @@ class LocalCluster {
   Config config_;
   std::vector<uint16_t> http_ports_, peer_ports_;
   mutable std::mutex mu_;
-  std::vector<pid_t> pids_;   // GUARDED_BY(mu_); 0 = not running; index node-1
-  std::vector<bool> paused_;  // GUARDED_BY(mu_)
+  std::vector<pid_t> pids_;       // GUARDED_BY(mu_); 0 = not running; index node-1
+  std::vector<bool> paused_;      // GUARDED_BY(mu_)
+  std::vector<ExitEvent> exits_;  // GUARDED_BY(mu_); met by Kill/Pause, not yet taken
+  bool stopped_ = false;          // GUARDED_BY(mu_); StopAll() was called
 };
 
 }  // namespace kvd::jepsen

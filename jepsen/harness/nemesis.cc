@@ -39,6 +39,7 @@ Nemesis::~Nemesis() { Stop(); }
 void Nemesis::Log(const std::string& line) {
   char stamp[32];
   std::snprintf(stamp, sizeof(stamp), "t=%.3fs ", SinceNs(start_) / 1e9);
+  std::lock_guard<std::mutex> lock(log_mu_);
   log_ << stamp << line << "\n";
   log_.flush();
 }
@@ -285,7 +286,12 @@ void Nemesis::Inject(FaultKind kind) {
   const int leader = static_cast<int>(rec.leader_before);
   // Every other fault (the first included) hits the leader, so each run shows leader changes.
   const bool pick_leader = leader != 0 && (records_.size() % 2 == 0 || rng_() % 2 == 0);
-  const int node = pick_leader ? leader : static_cast<int>(rng_() % cluster_.size()) + 1;
+  std::vector<int> running;  // a crashed node waits for the crash watcher to restart it
+  for (int n : all) {
+    if (cluster_.Running(n)) running.push_back(n);
+  }
+  if (running.empty()) running = all;
+  const int node = pick_leader ? leader : running[rng_() % running.size()];
   rec.on_leader = node == leader;
   std::uniform_real_distribution<double> hold_dist(options_.fault_min_s / 2,
                                                    options_.fault_max_s / 2);
@@ -299,17 +305,20 @@ void Nemesis::Inject(FaultKind kind) {
 
   rec.start_ns = SinceNs(start_);
   Topology topology;  // the links a network fault cuts
+  bool exited_first = false;
   if (network) {
     InjectNetwork(kind, node, before, rec, topology);
   } else if (kind == FaultKind::kKill) {
     rec.targets = {node};
     rec.description = "kill -9 " + who;
-    rec.injected = cluster_.Kill(node);
+    rec.injected = cluster_.Kill(node, &exited_first);
   } else {
     rec.targets = {node};
     rec.description = "SIGSTOP " + who;
-    rec.injected = cluster_.Pause(node);
+    rec.injected = cluster_.Pause(node, &exited_first);
   }
+  // Not running although chosen among the running nodes: it exited on its own meanwhile.
+  rec.target_crashed = !network && !rec.injected && (exited_first || !cluster_.Running(node));
   Log("start " + rec.description + " (leader before: n" + std::to_string(rec.leader_before) +
       (cluster_.shards() > 1 ? ", leader terms summed " : " term ") +
       std::to_string(rec.term_before) + ")" + (rec.injected ? "" : " INJECTION FAILED"));
@@ -342,6 +351,8 @@ void Nemesis::Inject(FaultKind kind) {
   } else if (rec.injected && kind == FaultKind::kPause) {
     rec.acted = true;
     rec.evidence = "kernel reported the process stopped";
+  } else if (rec.target_crashed) {
+    rec.evidence = "the target exited on its own first (left to the crash watcher)";
   }
   const double left = std::chrono::duration<double>(hold_until - Clock::now()).count();
   if (left > 0) Sleep(left);
@@ -351,9 +362,9 @@ void Nemesis::Inject(FaultKind kind) {
   }
   rec.cut_short = !rec.acted && Stopping();
   Log("evidence: " + rec.evidence +
-      (rec.acted       ? ""
-       : rec.cut_short ? " (cut short by the end of the run)"
-                       : " (FAULT DID NOT VISIBLY ACT)"));
+      (rec.acted || rec.target_crashed ? ""
+       : rec.cut_short                 ? " (cut short by the end of the run)"
+                                       : " (FAULT DID NOT VISIBLY ACT)"));
 
   // Heal.
   if (kind == FaultKind::kDelay) {
@@ -362,7 +373,7 @@ void Nemesis::Inject(FaultKind kind) {
     if (partitioner_ != nullptr) partitioner_->Heal();
   } else {
     for (int n : rec.targets) {
-      if (kind == FaultKind::kKill) cluster_.Start(n);
+      if (kind == FaultKind::kKill && !rec.target_crashed) cluster_.Start(n);
       if (kind == FaultKind::kPause) cluster_.Resume(n);
     }
   }

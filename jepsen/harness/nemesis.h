@@ -19,7 +19,11 @@
 // rules dropped packets (loss); packets went through the delaying qdisc (delay). The log goes to
 // nemesis.log as it happens.
 //
-// Thread-safety: Start/Stop/HealAll/records from the controlling thread.
+// Thread-safety: Start/Stop/HealAll/records from the controlling thread; Log from any thread.
+//
+// With the crash nemesis (crash_watch.h) nodes also exit on their own: a kill or pause picks a
+// random target among the running nodes only, and one whose target exited just before the
+// signal is recorded as target_crashed instead of a fault that did not act.
 
 #ifndef KVD_JEPSEN_HARNESS_NEMESIS_H_
 #define KVD_JEPSEN_HARNESS_NEMESIS_H_
@@ -61,6 +65,9 @@ struct FaultRecord {
   bool acted = false;     // the evidence below was observed
   std::string evidence;
   bool cut_short = false;  // the run ended before the evidence could be collected
+  // The target exited on its own (the crash nemesis) before the signal: not injected, and left
+  // to the crash watcher, which restarts it.
+  bool target_crashed = false;
 };
 
 class Nemesis {
@@ -99,7 +106,8 @@ class Nemesis {
   Partitioner* partitioner_;  // null when iptables faults are unavailable
   Netem* netem_;              // null when delay is unavailable
   const Clock::time_point start_;
-  std::ofstream log_;
+  std::mutex log_mu_;
+  std::ofstream log_;  // GUARDED_BY(log_mu_)
   std::mt19937_64 rng_;
   std::vector<FaultRecord> records_;  // written by the nemesis thread until Stop() joins it
   std::mutex mu_;

@@ -55,6 +55,16 @@ bool TargetsLeader(FaultKind f) {
   return f == FaultKind::kKill || f == FaultKind::kPause || f == FaultKind::kPartition;
 }
 
+bool IsCrashPoint(const std::string& name) {
+  for (const char* p :
+       {"after-snapshot-install", "after-log-write", "after-apply", "after-compaction-sync",
+        "after-compaction", "after-boot", "open-failed", "txn-after-record", "txn-after-prepare",
+        "txn-after-decide-proposed", "txn-after-commit"}) {
+    if (name == p) return true;
+  }
+  return false;
+}
+
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   Options o;
   std::string workload = "register", nemesis = "none";
@@ -70,7 +80,15 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
       ->check(CLI::IsMember({"register", "set", "lock", "bank", "append"}))
       ->capture_default_str();
   app.add_option("--nemesis", nemesis,
-                 "none, or a comma-separated subset of kill,pause,partition,ring,bridge,loss,delay")
+                 "none, or a comma-separated subset of kill,pause,partition,ring,bridge,loss,delay,"
+                 "crash")
+      ->capture_default_str();
+  app.add_option("--crash-at", o.crash_at,
+                 "crash nemesis: the crash point every node gets as KVD_CRASH_AT (e.g. "
+                 "txn-after-commit; implies --nemesis crash)");
+  app.add_option("--crash-one-in", o.crash_one_in,
+                 "crash nemesis: a node dies at one in this many visits of the point")
+      ->check(CLI::Range(1, 1000000000))
       ->capture_default_str();
   app.add_option("--time", o.time_s, "Seconds of workload under faults")
       ->check(CLI::Range(1.0, 86400.0))
@@ -163,6 +181,10 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   std::stringstream in(nemesis);
   for (std::string part; std::getline(in, part, ',');) {
     if (part == "none" || part.empty()) continue;
+    if (part == "crash") {
+      o.crash = true;
+      continue;
+    }
     std::optional<FaultKind> f;
     for (FaultKind k :
          {FaultKind::kKill, FaultKind::kPause, FaultKind::kPartition, FaultKind::kRing,
@@ -175,6 +197,15 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
       return std::nullopt;
     }
     o.nemeses.push_back(*f);
+  }
+  o.crash = o.crash || !o.crash_at.empty();
+  if (o.crash && !IsCrashPoint(o.crash_at)) {
+    std::fprintf(stderr,
+                 "--nemesis crash needs --crash-at POINT, one of txn-after-record, "
+                 "txn-after-prepare, txn-after-decide-proposed, txn-after-commit, "
+                 "after-log-write, after-apply, ... (kv/node_core.cc)\n");
+    *exit_code = 2;
+    return std::nullopt;
   }
   if (o.fault_max_s < o.fault_min_s || o.fault_min_s < 1) {
     std::fprintf(stderr, "--fault-min/--fault-max: need 1 <= min <= max\n");

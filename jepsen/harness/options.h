@@ -34,7 +34,13 @@ struct Options {
   int shards = 1;
   Workload workload = Workload::kRegister;
   std::vector<FaultKind> nemeses;  // empty: no faults
-  double time_s = 30;              // length of the faulty phase
+  // The crash nemesis (crash_watch.h): every node runs with KVD_CRASH_AT=crash_at and
+  // KVD_CRASH_ONE_IN=crash_one_in, and a node that exits on its own is restarted. Requested by
+  // `crash` in --nemesis or by --crash-at; needs crash_at.
+  bool crash = false;
+  std::string crash_at;
+  int crash_one_in = 10;
+  double time_s = 30;  // length of the faulty phase
   int concurrency = 10;
   uint64_t seed = 0;  // 0: pick one from the clock (printed, so a run can be repeated)
   std::string out_dir;
@@ -76,6 +82,9 @@ struct Options {
 
 // The workloads made of transactions (POST /v1/txn).
 inline bool IsTxnWorkload(Workload w) { return w == Workload::kBank || w == Workload::kAppend; }
+
+// The crash points a test build of kvd may stop at (kv/node_core.cc CrashPointName).
+bool IsCrashPoint(const std::string& name);
 
 // Parses argv; on --help or an error prints and returns nullopt with *exit_code set.
 std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code);

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "jepsen/harness/crash_watch.h"
 #include "jepsen/harness/local_cluster.h"
 #include "jepsen/harness/lock_check.h"
 #include "jepsen/harness/lock_workload.h"
@@ -150,7 +151,8 @@ int Run(const Options& o) {
   kvd_flags.insert(kvd_flags.end(), o.kvd_args.begin(), o.kvd_args.end());
   std::map<int, std::vector<std::string>> node_flags;
   if (o.misconfigure_node != 0) node_flags[o.misconfigure_node] = o.misconfigure_args;
-  LocalCluster cluster({o.kvd_path, dir, o.nodes, o.shards, kvd_flags, node_flags});
+  LocalCluster cluster(
+      {o.kvd_path, dir, o.nodes, o.shards, kvd_flags, node_flags, CrashEnvironment(o)});
   std::vector<FaultKind> kinds = o.nemeses;
   std::vector<uint16_t> ports;
   for (int i = 1; i <= o.nodes; ++i) ports.push_back(cluster.PeerPort(i));
@@ -164,7 +166,12 @@ int Run(const Options& o) {
     return 2;
   }
   EmergencyScope emergency(&cluster, partitioner.get(), netem.get());
+  // The nemesis is made once the workload starts; the crash watcher, which logs to it, from the
+  // first node's start (declared after it: stopped first).
+  std::optional<Nemesis> nemesis_slot;
+  std::optional<CrashWatcher> crash;
   cluster.StartAll();
+  if (o.crash) crash.emplace(o, cluster).Start();
   const uint64_t first_leader = cluster.WaitLeader(std::chrono::seconds(30));
   if (first_leader == 0) {
     std::cerr << "kvd_jepsen: the cluster elected no leader in 30 s; see " << dir << "/node*.log"
@@ -196,7 +203,9 @@ int Run(const Options& o) {
 
   History history;
   const Clock::time_point start = Clock::now();
-  Nemesis nemesis(o, kinds, cluster, partitioner.get(), netem.get(), start, dir + "/nemesis.log");
+  Nemesis& nemesis = nemesis_slot.emplace(o, kinds, cluster, partitioner.get(), netem.get(), start,
+                                          dir + "/nemesis.log");
+  if (crash) crash->SetLog([&nemesis](const std::string& line) { nemesis.Log(line); });
   nemesis.Log("cluster up, leader n" + std::to_string(first_leader) + ", directory v" +
               std::to_string(directory.version) + ": " + summary.layout);
   for (const std::string& note : summary.notes) nemesis.Log("note: " + note);
@@ -272,6 +281,21 @@ int Run(const Options& o) {
                 ", leader terms summed " + std::to_string(summary.directory_terms_before) + " -> " +
                 std::to_string(summary.directory_terms_after));
   }
+  // Crashes: recovery must leave no transaction in doubt (the TTL is 3 s, plus elections).
+  InDoubt in_doubt;
+  if (crash && txn_run) {
+    in_doubt = AwaitNoneInDoubt(cluster, std::chrono::seconds(g_interrupted ? 2 : 20));
+    nemesis.Log(in_doubt.drained ? "after healing: no transaction in doubt"
+                                 : "after healing: still in doubt: " + in_doubt.left);
+  }
+  if (crash) {
+    crash->Stop();
+  } else {
+    for (const ExitEvent& e : cluster.TakeExits()) {
+      summary.vacuity.push_back("n" + std::to_string(e.node) + " exited on its own (" +
+                                e.Describe() + ")");
+    }
+  }
   cluster.StopAll();
 
   const std::vector<HistoryOp> ops = history.Snapshot();
@@ -299,6 +323,10 @@ int Run(const Options& o) {
     for (const std::string& v : summary.lock_result->vacuity) summary.vacuity.push_back(v);
   }
   if (txn_run) txn_run->Check(ops, summary);
+  if (crash) {
+    summary.crash = crash->Result(ops, start, txn_run && txn_run->KeyShards().size() > 1, in_doubt);
+    for (const std::string& v : summary.crash->vacuity) summary.vacuity.push_back(v);
+  }
   if (o.workload == Workload::kSet) {
     const SetCheckResult& s = *summary.set_result;
     if (!s.lost.empty())
@@ -333,7 +361,7 @@ int Run(const Options& o) {
     summary.vacuity.push_back("fewer than 5 ok ops/s before the first fault");
   for (const FaultRecord& f : summary.faults) {
     if (f.on_leader && f.acted) summary.leader_changes++;
-    if (!f.acted && !f.cut_short)
+    if (!f.acted && !f.cut_short && !f.target_crashed)
       summary.vacuity.push_back("fault did not visibly act: " + f.description + " (" + f.evidence +
                                 ")");
   }

@@ -54,6 +54,7 @@ std::vector<std::string> Summary::Lines() const {
   std::string nemeses;
   for (FaultKind f : options->nemeses)
     nemeses += std::string(nemeses.empty() ? "" : ",") + FaultName(f);
+  if (options->crash) nemeses += std::string(nemeses.empty() ? "" : ",") + "crash";
   l.push_back(std::string("workload: ") + WorkloadName(options->workload) + ", " +
               std::to_string(options->nodes) + " nodes, nemesis " +
               (nemeses.empty() ? "none" : nemeses) + ", " + Format("%.0f s", workload_s) +
@@ -67,6 +68,7 @@ std::vector<std::string> Summary::Lines() const {
   for (const FaultRecord& f : faults) acted += f.acted ? 1 : 0;
   l.push_back("faults: " + std::to_string(faults.size()) + " injected, " + std::to_string(acted) +
               " visibly acted, " + std::to_string(leader_changes) + " leader changes observed");
+  if (crash) l.push_back(CrashSummaryLine(*crash));
   if (shard_check) {
     l.push_back("shards: " + std::to_string(options->shards) + " (" + layout +
                 "); ok answers from " + std::to_string(shard_check->touched.size()) + " shards, " +
@@ -117,6 +119,7 @@ bool Summary::WriteJson(const std::string& path) const {
   for (size_t i = 0; i < options->nemeses.size(); ++i) {
     out << (i ? ", " : "") << JsonQuote(FaultName(options->nemeses[i]));
   }
+  if (options->crash) out << (options->nemeses.empty() ? "" : ", ") << JsonQuote("crash");
   out << "],\n  \"unavailable\": [";
   for (size_t i = 0; i < unavailable.size(); ++i)
     out << (i ? ", " : "") << JsonQuote(unavailable[i]);
@@ -143,12 +146,27 @@ bool Summary::WriteJson(const std::string& path) const {
         << ", \"injected\": " << (f.injected ? "true" : "false")
         << ", \"acted\": " << (f.acted ? "true" : "false")
         << ", \"cut_short\": " << (f.cut_short ? "true" : "false")
+        << ", \"target_crashed\": " << (f.target_crashed ? "true" : "false")
         << ", \"evidence\": " << JsonQuote(f.evidence) << ", \"leader_before\": " << f.leader_before
         << ", \"term_before\": " << f.term_before << ", \"leader_after\": " << f.leader_after
         << ", \"term_after\": " << f.term_after << ", \"shards_led\": " << f.shards_led.size()
         << ", \"shards_moved\": " << f.shards_moved << "}";
   }
-  out << "],\n  \"final_reads\": {\"total\": " << final_reads
+  out << "]";
+  if (crash) {
+    const CrashResult& c = *crash;
+    out << ",\n  \"crash\": {\"point\": " << JsonQuote(c.point) << ", \"one_in\": " << c.one_in
+        << ", \"crashes\": " << c.crashes << ", \"restarts\": " << c.restarts
+        << ", \"other_exits\": " << c.other_exits.size()
+        << ", \"first_crash_s\": " << (c.first_crash_known ? c.first_crash_s : -1)
+        << ", \"ok_after_first_crash\": " << c.ok_after_first_crash
+        << ", \"ok_multi_shard_writes_after_first_crash\": " << c.ok_multi_shard_after_first_crash
+        << ", \"in_doubt\": {\"checked\": " << (c.in_doubt.checked ? "true" : "false")
+        << ", \"drained\": " << (c.in_doubt.drained ? "true" : "false")
+        << ", \"seconds\": " << c.in_doubt.seconds << ", \"left\": " << JsonQuote(c.in_doubt.left)
+        << "}}";
+  }
+  out << ",\n  \"final_reads\": {\"total\": " << final_reads
       << ", \"failed\": " << final_reads_failed << ", \"leader\": " << leader_after_heal << "}";
   if (register_result) {
     const auto& r = *register_result;

@@ -13,6 +13,7 @@
 #include "jepsen/checker/checker.h"
 #include "jepsen/harness/append_check.h"
 #include "jepsen/harness/bank_check.h"
+#include "jepsen/harness/crash_watch.h"
 #include "jepsen/harness/history.h"
 #include "jepsen/harness/lock_check.h"
 #include "jepsen/harness/nemesis.h"
@@ -44,6 +45,7 @@ struct Summary {
   std::optional<LockCheckResult> lock_result;
   std::optional<BankCheckResult> bank_result;
   std::optional<AppendCheckResult> append_result;
+  std::optional<CrashResult> crash;  // with the crash nemesis
   bool interrupted = false;
   std::vector<std::string> anomalies;  // the history is not correct
   std::vector<std::string> vacuity;    // the run did not prove enough
