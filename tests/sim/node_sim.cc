@@ -93,6 +93,9 @@ void NodeSim::DrawParams() {
   p_.shards =
       options_.shards > 0 ? options_.shards : shard_counts[layout.Below(std::size(shard_counts))];
   if (p_.figure8) p_.shards = 1;
+  if (options_.txn_workers > 0 && options_.shards == 0 && p_.shards == 1 && !p_.figure8) {
+    p_.shards = 2;  // transactions that span shards
+  }
   // Fewer replicas than nodes in most multi-shard runs: some nodes host no replica of a key's
   // shard and must forward.
   p_.replication = p_.shards > 1 && layout.Chance(0.75) ? options_.nodes - 2 : options_.nodes;
@@ -108,12 +111,16 @@ void NodeSim::DrawParams() {
   // Locks and clock drift come from their own generator too.
   Rng locks(options_.seed * 0xBF58476D1CE4E5B9ull + 29);
   p_.lock_workers = !p_.figure8 && locks.Chance(0.5) ? static_cast<int>(locks.Range(2, 3)) : 0;
-  // Bank transactions from a generator of their own too, in half the multi-shard runs; the
-  // TTL is short so that recovery acts within runs.
+  // Bank transactions from a generator of their own too, in half the multi-shard runs (or as
+  // the options say); the TTL is short so that recovery acts within runs.
   Rng txn(options_.seed * 0x94D049BB133111EBull + 41);
   p_.txn_ttl_ms = txn.Range(300, 800);
-  const bool bank = p_.shards > 1 && !p_.figure8 && txn.Chance(0.5);
-  p_.txn_workers = bank ? static_cast<int>(txn.Range(2, 3)) : 0;
+  if (options_.txn_workers < 0) {
+    const bool bank = p_.shards > 1 && !p_.figure8 && txn.Chance(0.5);
+    p_.txn_workers = bank ? static_cast<int>(txn.Range(2, 3)) : 0;
+  } else {
+    p_.txn_workers = p_.figure8 ? 0 : options_.txn_workers;
+  }
   for (int i = 1; i <= options_.nodes; ++i) {
     NodeClocks c;
     c.mono_base = locks.Range(0, 1'000'000);
@@ -241,7 +248,9 @@ NodeSimResult RunNodeSimulation(const NodeSimOptions& options) {
 std::string NodeSimReplayCommand(const NodeSimOptions& options) {
   return options.binary + " --seed " + std::to_string(options.seed) + " --nodes " +
          std::to_string(options.nodes) +
-         (options.shards > 0 ? " --shards " + std::to_string(options.shards) : "") + " --trace";
+         (options.shards > 0 ? " --shards " + std::to_string(options.shards) : "") +
+         (options.txn_workers >= 0 ? " --txn-workers " + std::to_string(options.txn_workers) : "") +
+         " --trace";
 }
 
 }  // namespace kvd::sim

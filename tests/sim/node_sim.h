@@ -44,7 +44,10 @@ namespace kvd::sim {
 struct NodeSimOptions {
   uint64_t seed = 1;
   int nodes = 3;
-  int shards = 0;      // data shards; 0: drawn from the seed (1, 2, 4 or 8)
+  int shards = 0;  // data shards; 0: drawn from the seed (1, 2, 4 or 8)
+  // Bank workers (node_sim_txn.cc). -1: drawn (2 or 3 in half the multi-shard runs); N > 0: N in
+  // every run but the figure-8 ones, with 2 shards where 1 was drawn (unless 'shards' says).
+  int txn_workers = -1;
   bool trace = false;  // print every event to stderr
   std::string binary = "kvd_node_sim";
   std::string dir;              // where the stores live; empty: /dev/shm (or the temp dir)
@@ -67,7 +70,7 @@ struct NodeSimResult {
   // acknowledged, transfers applied (on the final chains, unknown outcomes included), outcomes
   // unknown; cross-shard commit points applied; crashes at the three transaction crash points;
   // pending records aborted past their deadline; decided ones finished by recovery.
-  uint64_t txns_ok = 0, txns_cross = 0, txn_reads_all = 0, transfers_ok = 0;
+  uint64_t txns_ok = 0, txns_cross = 0, txn_reads_all = 0, txn_plain_reads = 0, transfers_ok = 0;
   uint64_t transfers_applied = 0, txns_unknown = 0, txn_commit_points = 0;
   uint64_t txn_expired = 0, txn_recoveries = 0;
   std::map<std::string, uint64_t> txn_crashes;  // by crash point name

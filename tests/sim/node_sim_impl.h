@@ -174,6 +174,14 @@ struct Transfer {
   std::string key[2], prev[2], next[2];
   State state = State::kSent;
   std::string answer;  // kFailed: the answer
+  int64_t acked = 0;   // kAcked: when
+};
+
+// A successful read of accounts (a transaction of gets or a plain read): when it was sent and
+// the values it returned ("": absent).
+struct AccountRead {
+  int64_t sent = 0;
+  std::vector<std::pair<std::string, std::string>> values;
 };
 
 class NodeSim {
@@ -250,6 +258,7 @@ class NodeSim {
   void TxnSetup();
   void TxnIssue(uint64_t wid);
   void TxnReadAll(uint64_t wid);
+  void TxnPlainRead(uint64_t wid);
   void TxnTransfer(uint64_t wid);
   void TransferDone(const std::string& id, const kv::TxnResponse& r);
   void TxnIdle(uint64_t wid);
@@ -261,7 +270,7 @@ class NodeSim {
   // The balances and values ("": absent) of a transaction of gets of 'keys'; false (and the
   // run failed) if the answer is malformed.
   bool TxnBalances(const kv::TxnResponse& r, const std::vector<std::string>& keys,
-                   const std::string& what, std::vector<int64_t>* balances,
+                   const std::string& what, int64_t sent, std::vector<int64_t>* balances,
                    std::vector<std::string>* values);
   void CheckTotal(const std::vector<int64_t>& balances, const std::vector<std::string>& values,
                   const std::string& what);
@@ -319,11 +328,11 @@ class NodeSim {
   std::map<Slot, uint64_t> lock_grants_;     // acquires granted at once: token
   std::vector<TxnWorker> txn_workers_;
   std::vector<std::string> accounts_;
-  std::map<std::string, Transfer> transfers_;               // by write id
-  std::set<std::pair<std::string, std::string>> txn_seen_;  // (account, value) reads returned
-  std::vector<std::string> final_values_;                   // per account, after healing
-  std::set<Slot> txn_slots_;                                // record entries already counted
-  std::map<std::string, kvpb::TxnState> txn_states_;        // record states as applied, by id
+  std::map<std::string, Transfer> transfers_;  // by write id
+  std::vector<AccountRead> account_reads_;
+  std::vector<std::string> final_values_;             // per account, after healing
+  std::set<Slot> txn_slots_;                          // record entries already counted
+  std::map<std::string, kvpb::TxnState> txn_states_;  // record states as applied, by id
   NodeSimResult result_;
 };
 

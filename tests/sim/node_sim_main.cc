@@ -18,11 +18,13 @@ void Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--seed N] [--seeds COUNT] [--nodes 3|5] [--shards S] [--trace] "
                "[--fault-ms MS]\n"
-               "          [--dir PATH] [--quiet]\n"
+               "          [--txn-workers N] [--dir PATH] [--quiet]\n"
                "  --seed N       first seed (default 1)\n"
                "  --seeds COUNT  number of consecutive seeds to run (default 1)\n"
                "  --nodes K      default: 3 for odd seeds, 5 for even seeds\n"
                "  --shards S     data shards, 1..64 (default: drawn from the seed)\n"
+               "  --txn-workers N  bank transaction workers in every run, 0..8 (default: 2-3\n"
+               "                 in half the multi-shard runs)\n"
                "  --trace        print the event log of each run to stderr\n"
                "  --dir PATH     where the nodes' stores live (default /dev/shm)\n",
                argv0);
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
       nodes = std::atoi(value());
     } else if (arg == "--shards") {
       base.shards = std::atoi(value());
+    } else if (arg == "--txn-workers") {
+      base.txn_workers = std::atoi(value());
     } else if (arg == "--trace") {
       base.trace = true;
     } else if (arg == "--fault-ms") {
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
     }
   }
   if ((nodes != 0 && nodes != 3 && nodes != 5) || count == 0 || base.shards < 0 ||
-      base.shards > 64) {
+      base.shards > 64 || base.txn_workers < -1 || base.txn_workers > 8) {
     Usage(argv[0]);
     return 2;
   }

@@ -2,11 +2,12 @@
 // Transactions; docs/api.md, Transactions).
 //
 // Six accounts, spread over the shards, start absent, which counts as a balance of 100. Workers,
-// each through a random node (so coordinators crash with the simulator's faults, at the three
-// transaction crash points too), either read every account in ONE transaction of gets, or
-// transfer: read two accounts (a transaction of gets), then one transaction that compares both
-// values (or their absence) and puts the new ones. A written value is "<balance>|T<worker>:<n>",
-// so every write names the transfer that made it. Checks:
+// each through a random node (so coordinators crash with the simulator's faults, at the
+// transaction crash points too), either read every account in ONE transaction of gets, or read
+// one account with a plain linearizable read, or transfer: read two accounts (a transaction of
+// gets), then one transaction that compares both values (or their absence) and puts the new
+// ones. A written value is "<balance>|T<worker>:<n>", so every write names the transfer that
+// made it. Checks (the end-of-run ones in node_sim_txn_checks.cc):
 //   - every successful whole-bank read sees the initial total and no negative balance;
 //   - after healing and the TTL plus a few election timeouts: no transaction record is left and
 //     no intent is held (every replica, and the listing of in-doubt transactions), a
@@ -15,8 +16,9 @@
 //     by a transfer that compared the previous one and was not refused (nothing applied by a
 //     transfer answered with an error, or with its compares failed). Every acknowledged
 //     transfer's two writes are on the chains (no lost write), every transfer on a chain has
-//     both writes there (all-or-nothing, indeterminate ones included), and every value any read
-//     returned is on its account's chain (no dirty read).
+//     both writes there (all-or-nothing, indeterminate ones included), every value any read
+//     returned is on its account's chain (no dirty read), and no read returned a value older
+//     than the write of a transfer acknowledged before the read was sent (no stale read).
 #include <algorithm>
 #include <cstdlib>
 
@@ -29,6 +31,7 @@ namespace {
 constexpr int kAccounts = 6;
 constexpr int64_t kInitialBalance = 100;
 constexpr double kReadAllShare = 0.3;
+constexpr double kPlainReadShare = 0.15;  // of one account, through the intent-checking read path
 
 const char* CodeName(kv::ErrorCode c) {
   static const char* const kNames[] = {
@@ -90,22 +93,62 @@ void NodeSim::TxnIssue(uint64_t wid) {
     return;
   }
   w.busy = true;
-  if (rng_.Chance(kReadAllShare)) return TxnReadAll(wid);
+  const double roll = rng_.Real();
+  if (roll < kReadAllShare) return TxnReadAll(wid);
+  if (roll < kReadAllShare + kPlainReadShare) return TxnPlainRead(wid);
   TxnTransfer(wid);
+}
+
+void NodeSim::TxnPlainRead(uint64_t wid) {
+  const std::string key = accounts_[rng_.Below(accounts_.size())];
+  const int64_t sent = q_.now();
+  auto answered = std::make_shared<bool>(false);
+  q_.After(kClientTimeoutMs, [this, wid, answered] {
+    if (!*answered) TxnIdle(wid);
+    *answered = true;
+  });
+  SimNode* n = PickNode(0);
+  if (n == nullptr) return;
+  Trace("txn plain read", n->id, wid);
+  kv::ReadRequest req;
+  req.key = key;
+  OnNode(*n, [&](kv::NodeCore& core) {
+    core.Read(req, [this, wid, key, sent, answered](kv::ReadResponse r) {
+      q_.After(0, [this, wid, key, sent, answered, r = std::move(r)] {
+        if (*answered) return;
+        *answered = true;
+        if (r.code == kv::ErrorCode::kOk || r.code == kv::ErrorCode::kNotFound) {
+          const std::string value = r.code == kv::ErrorCode::kOk ? r.record->value() : "";
+          int64_t balance = 0;
+          std::string id;
+          if (!value.empty() && !ParseBalance(value, &balance, &id)) {
+            return Fail("a read returned '" + value + "' for " + key + ", which no worker wrote");
+          }
+          account_reads_.push_back({sent, {{key, value}}});
+          result_.txn_plain_reads++;
+        }
+        TxnIdle(wid);
+      });
+    });
+  });
 }
 
 void NodeSim::TxnReadAll(uint64_t wid) {
   kv::TxnRequest req;
   for (const std::string& a : accounts_) req.success.push_back(TxnGet(a));
   Trace("txn read-all", 0, wid);
-  TxnCall(txn_workers_[wid - 1], std::move(req), [this, wid](kv::TxnResponse r) {
+  const int64_t sent = q_.now();
+  TxnCall(txn_workers_[wid - 1], std::move(req), [this, wid, sent](kv::TxnResponse r) {
     if (r.code == kv::ErrorCode::kOk) {
       std::vector<int64_t> balances;
       std::vector<std::string> values;
-      if (!TxnBalances(r, accounts_, "a whole-bank read", &balances, &values)) return;
+      if (!TxnBalances(r, accounts_, "a whole-bank read", sent, &balances, &values)) return;
       CountTxn(r);
       result_.txn_reads_all++;
-      CheckTotal(balances, values, "a whole-bank read (txn " + r.txn_id + ")");
+      CheckTotal(balances, values,
+                 "a whole-bank read (" +
+                     (r.txn_id.empty() ? "read-only" : "transaction " + r.txn_id) + ", " +
+                     std::to_string(r.shards.size()) + " shards)");
     }
     TxnIdle(wid);
   });
@@ -118,11 +161,12 @@ void NodeSim::TxnTransfer(uint64_t wid) {
   const std::vector<std::string> keys = {accounts_[i], accounts_[j]};
   kv::TxnRequest req;
   for (const std::string& k : keys) req.success.push_back(TxnGet(k));
-  TxnCall(txn_workers_[wid - 1], std::move(req), [this, wid, keys](kv::TxnResponse r) {
+  const int64_t sent = q_.now();
+  TxnCall(txn_workers_[wid - 1], std::move(req), [this, wid, keys, sent](kv::TxnResponse r) {
     if (r.code != kv::ErrorCode::kOk) return TxnIdle(wid);
     std::vector<int64_t> bal;
     std::vector<std::string> vals;
-    if (!TxnBalances(r, keys, "a transfer's read", &bal, &vals)) return;
+    if (!TxnBalances(r, keys, "a transfer's read", sent, &bal, &vals)) return;
     CountTxn(r);
     if (bal[0] <= 0 && bal[1] <= 0) return TxnIdle(wid);
     const size_t from = bal[1] <= 0 ? 0 : bal[0] <= 0 ? 1 : rng_.Below(2);
@@ -174,6 +218,7 @@ void NodeSim::TransferDone(const std::string& id, const kv::TxnResponse& r) {
         return Fail("transfer " + id + " acknowledged with results that are not its two puts");
       }
       t.state = Transfer::State::kAcked;
+      t.acked = q_.now();
       result_.transfers_ok++;
       return;
     case kv::ErrorCode::kTimeout:  // no answer, or an unknown outcome
@@ -197,12 +242,14 @@ void NodeSim::CountTxn(const kv::TxnResponse& r) {
 }
 
 bool NodeSim::TxnBalances(const kv::TxnResponse& r, const std::vector<std::string>& keys,
-                          const std::string& what, std::vector<int64_t>* balances,
+                          const std::string& what, int64_t sent, std::vector<int64_t>* balances,
                           std::vector<std::string>* values) {
   if (!r.succeeded || r.results.size() != keys.size()) {
     Fail(what + " answered ok without one get result per account");
     return false;
   }
+  AccountRead read;
+  read.sent = sent;
   for (size_t i = 0; i < keys.size(); ++i) {
     const kv::TxnOpResult& g = r.results[i];
     if (g.type != kv::TxnOpType::kGet || g.key != keys[i]) {
@@ -217,8 +264,9 @@ bool NodeSim::TxnBalances(const kv::TxnResponse& r, const std::vector<std::strin
     }
     balances->push_back(balance);
     values->push_back(g.found ? g.value : "");
-    txn_seen_.emplace(keys[i], values->back());
+    read.values.emplace_back(keys[i], values->back());
   }
+  account_reads_.push_back(std::move(read));
   return true;
 }
 
@@ -314,6 +362,7 @@ std::string NodeSim::TxnSummary() {
   return ", txns (ttl " + std::to_string(p_.txn_ttl_ms) +
          " ms): " + std::to_string(result_.txns_ok) + " ok (" + std::to_string(pct) +
          "% cross-shard, " + std::to_string(result_.txn_reads_all) + " whole-bank reads), " +
+         std::to_string(result_.txn_plain_reads) + " plain reads, " +
          std::to_string(result_.transfers_ok) + " transfers acked, " +
          std::to_string(result_.transfers_applied) + " applied, " +
          std::to_string(result_.txns_unknown) + " unknown, " +

@@ -90,7 +90,7 @@ void NodeSim::TxnFinalReads() {
         final_reader, std::move(req), [got](kv::TxnResponse r) { *got = std::move(r); }, it->first);
     while (!failed() && !got->has_value()) q_.RunNext();
     if (failed() || (*got)->code != kv::ErrorCode::kOk) continue;
-    TxnBalances(**got, accounts_, "the final whole-bank read", &balances, &final_values_);
+    TxnBalances(**got, accounts_, "the final whole-bank read", q_.now(), &balances, &final_values_);
   }
   if (failed()) return;
   if (final_values_.empty()) return Fail("the final whole-bank transaction did not succeed");
@@ -168,10 +168,46 @@ void NodeSim::CheckChains() {
     }
     if (first) result_.transfers_applied++;
   }
-  for (const auto& [key, value] : txn_seen_) {
-    if (!chain[key].count(value)) {
-      return Fail("a read returned '" + value + "' for " + key +
-                  ", which is not in the account's committed history (a dirty read)");
+  // Every value a read returned is on its account's chain (no dirty read), and no older than
+  // the write of any transfer acknowledged before the read was sent (no stale read).
+  std::map<std::string, std::map<std::string, size_t>> position;  // account -> value -> from end
+  for (size_t a = 0; a < accounts_.size(); ++a) {
+    std::string v = final_values_[a];
+    auto& pos = position[accounts_[a]];
+    for (size_t back = 0;; ++back) {
+      pos[v] = back;
+      if (v.empty()) break;
+      int64_t balance = 0;
+      std::string id;
+      (void)ParseBalance(v, &balance, &id);
+      const Transfer& t = transfers_.at(id);
+      v = t.prev[t.key[0] == accounts_[a] && t.next[0] == v ? 0 : 1];
+    }
+  }
+  std::vector<const Transfer*> acked;  // in acknowledgement order
+  for (const auto& [id, t] : transfers_) {
+    if (t.state == Transfer::State::kAcked) acked.push_back(&t);
+  }
+  std::sort(acked.begin(), acked.end(),
+            [](const Transfer* a, const Transfer* b) { return a->acked < b->acked; });
+  for (const AccountRead& read : account_reads_) {
+    for (const auto& [key, value] : read.values) {
+      auto it = position[key].find(value);
+      if (it == position[key].end()) {
+        return Fail("a read sent at " + std::to_string(read.sent) + " ms returned '" + value +
+                    "' for " + key +
+                    ", which is not in the account's committed history (a dirty read)");
+      }
+      for (const Transfer* t : acked) {
+        if (t->acked >= read.sent) break;
+        const size_t k = t->key[0] == key ? 0 : t->key[1] == key ? 1 : 2;
+        if (k < 2 && position[key].at(t->next[k]) < it->second) {
+          return Fail("a read sent at " + std::to_string(read.sent) + " ms returned '" + value +
+                      "' for " + key + ", older than '" + t->next[k] + "', which transfer " +
+                      t->id + " wrote and was acknowledged for at " + std::to_string(t->acked) +
+                      " ms (a stale read)");
+        }
+      }
     }
   }
 }
