@@ -67,7 +67,9 @@ void CoreImpl::ServeCheckingIntents(Replica& r, PendingRead& read) {
         record_shard, std::move(ask),
         [this, held, shard, txn, record_shard](ErrorCode code, const std::string&,
                                                const kvpb::Result& res) {
-          if (code != ErrorCode::kOk) {
+          // A record that is gone finished (maybe committed) after the values were taken: they
+          // may be stale, so the read fails (503, safe to retry).
+          if (code != ErrorCode::kOk || res.code() == kvpb::RESULT_NOT_FOUND) {
             held->failed = true;
           } else if (res.code() == kvpb::RESULT_OK && res.txn_state() == kvpb::TXN_COMMITTED) {
             held->committed.emplace_back(txn, res.txn_succeeded());
