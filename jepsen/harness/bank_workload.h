@@ -7,12 +7,14 @@
 //   setup     one transaction creates every account with kInitialBalance: compares
 //             {"exists": false} on each, puts of the balance (f "setup", worker -1). An unknown
 //             outcome is retried; a retry whose compares fail reads the accounts back and
-//             accepts them if every one holds the initial balance.
+//             accepts them if every one holds the initial balance (or, with some missing: a
+//             setup applied in part, which the check then reports).
 //   transfer  a worker reads two random accounts in one transaction of gets (f "read_pair"),
 //             picks an amount of 1..5, and only if the source holds at least that much sends a
 //             transaction comparing both balances' values with what it read and putting the new
 //             balances (f "transfer"). A compare that fails is a clean `fail`.
-//   read all  a quarter of the time: one transaction of gets of every account (f "read_all").
+//   read all  a quarter of the time (--read-all-fraction): one transaction of gets of every
+//             account (f "read_all").
 // After healing, FinalRead() reads all accounts once more (worker -1).
 //
 // Each operation is recorded with its micro-ops (history.h Mop: "r" with the balance seen or

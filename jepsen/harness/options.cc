@@ -156,6 +156,10 @@ std::optional<Options> ParseOptions(int argc, char** argv, int* exit_code) {
   app.add_option("--accounts", o.accounts, "bank: accounts, spread over the shards")
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
+  app.add_option("--read-all-fraction", o.read_all_fraction,
+                 "bank: fraction of operations that read every account (the rest transfer)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--txn-keys", o.txn_keys, "append: keys in use at a time, spread over the shards")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();

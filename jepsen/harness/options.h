@@ -72,8 +72,10 @@ struct Options {
   int lock_wait_ms = 2000;
   double lock_stall_probability = 0.1;
   bool lock_other_shard = false;
-  // bank (bank_workload.h): accounts, spread over the shards.
+  // bank (bank_workload.h): accounts, spread over the shards; the fraction of operations that
+  // read every account.
   int accounts = 8;
+  double read_all_fraction = 0.25;
   // append (append_workload.h): keys in use at a time, spread over the shards; micro-ops per
   // key before it is retired and a fresh one takes its place.
   int txn_keys = 8;

@@ -194,13 +194,19 @@ bool TxnRouteMissing(const TxnAnswer& a) {
   return a.http.transport == rpc::Transport::kOk && a.http.status == 404;
 }
 
+TxnClient::TxnClient(rpc::ClientOptions options)
+    : options_(std::move(options)), client_(std::make_unique<rpc::HttpClient>(options_)) {}
+
 TxnAnswer TxnClient::Send(const TxnRequest& request) {
   TxnAnswer a;
-  a.http = client_.Request("POST", "/v1/txn", TxnRequestJson(request),
-                           {{"Content-Type", "application/json"}});
+  a.http = client_->Request("POST", "/v1/txn", TxnRequestJson(request),
+                            {{"Content-Type", "application/json"}});
   if (a.http.ok()) {
     std::string error;
     if (!ParseTxnAnswer(a.http.body, &a, &error)) a.parsed = false;
+  }
+  if (!options_.endpoints.empty() && a.http.endpoint != options_.endpoints.front()) {
+    client_ = std::make_unique<rpc::HttpClient>(options_);  // back to the worker's own node
   }
   return a;
 }

@@ -20,6 +20,7 @@
 #define KVD_JEPSEN_HARNESS_TXN_CLIENT_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,13 +86,19 @@ void ClassifyTxn(const TxnAnswer& answer, HistoryOp& op);
 // Whether a failed transaction's answer was "POST /v1/txn is not served here" (404 no_route).
 bool TxnRouteMissing(const TxnAnswer& answer);
 
+// One worker's client. The HTTP client stays with the node that answered last; after an answer
+// from another node than the first endpoint (the worker's own), the next request starts at its
+// own node again on a new connection, so that after a node died and came back the workers do not
+// all end up on the same node (with the crash nemesis, the one that then coordinates everything
+// and dies at once).
 class TxnClient {
  public:
-  explicit TxnClient(rpc::ClientOptions options) : client_(std::move(options)) {}
+  explicit TxnClient(rpc::ClientOptions options);
   TxnAnswer Send(const TxnRequest& request);
 
  private:
-  rpc::HttpClient client_;
+  const rpc::ClientOptions options_;
+  std::unique_ptr<rpc::HttpClient> client_;
 };
 
 // Client options for a worker: every endpoint, starting at worker % endpoints; 2 attempts (a
